@@ -1,0 +1,31 @@
+{
+  "targets": [
+    {
+      "target_name": "epoll_reactor",
+      "sources": [
+        "native/addon.cc",
+        "native/common.cc",
+        "native/constants.cc",
+        "native/epoll.cc",
+        "native/fd.cc",
+        "native/time.cc",
+        "native/socket.cc",
+        "native/attach.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags": ["-Wall", "-Wextra", "-fvisibility=hidden"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-fvisibility=hidden"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none" }],
+        ["'<!(echo $EPOLL_REACTOR_SANITIZE)'=='1'", {
+          "cflags": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"],
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }]
+      ]
+    }
+  ]
+}

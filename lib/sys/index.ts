@@ -1,0 +1,256 @@
+/**
+ * `sys`: the Linux syscalls the runtime stands on, one function each, named and shaped as in C.
+ *
+ * - Every fd these functions create is close-on-exec (`EPOLL_CLOEXEC`, `SOCK_CLOEXEC`, … are
+ *   added for you): a child process never inherits our epoll set or sockets.
+ * - A failing call throws an Error shaped like Node's SystemError:
+ *   `EBADF: bad file descriptor, epoll_ctl`, with `code`, `errno` (negative, as Node does) and
+ *   `syscall`. See {@link SystemError} and {@link isSystemError}.
+ * - The would-block paths do **not** throw: `read`, `write`, `readv`, `writev`, `send`, `recv`,
+ *   `sendmsg`, `accept4`, `timerfd_read` and `eventfd_read/write` return `-EAGAIN` (a negative
+ *   number, {@link EAGAIN}); `connect` returns `-EINPROGRESS`. A result `>= 0` is success.
+ * - `EINTR` is retried natively; `epoll_wait` and `epoll_pwait2` retry with the time left of the
+ *   original timeout, not the whole timeout again.
+ * - Wrong argument types throw `TypeError` (`code: 'ERR_INVALID_ARG_TYPE'`) and out-of-range
+ *   values `RangeError` (`code: 'ERR_OUT_OF_RANGE'`), naming the argument, before any syscall.
+ *
+ * @example
+ * ```ts
+ * import { sys } from 'epoll-reactor';
+ * const epfd = sys.epoll_create1();
+ * const [r, w] = sys.pipe2(sys.O_NONBLOCK);
+ * sys.epoll_ctl(epfd, sys.EPOLL_CTL_ADD, r, sys.EPOLLIN, 42);
+ * sys.write(w, Buffer.from('x'));
+ * const events = new Uint32Array(2 * 64);
+ * const n = sys.epoll_wait(epfd, events, 1000); // 1: events[0] = EPOLLIN, events[1] = 42
+ * for (const fd of [r, w, epfd]) sys.close(fd);
+ * ```
+ * @module
+ */
+import { native } from './native';
+
+export type { AttachHandle, Bytes, SocketAddress, TimerSpec } from './native';
+
+// ── Constants, from the C headers through the addon ────────────────────────────────────────
+export const EPOLLIN: number = native.constants.EPOLLIN as number;
+export const EPOLLOUT: number = native.constants.EPOLLOUT as number;
+export const EPOLLRDHUP: number = native.constants.EPOLLRDHUP as number;
+export const EPOLLPRI: number = native.constants.EPOLLPRI as number;
+export const EPOLLERR: number = native.constants.EPOLLERR as number;
+export const EPOLLHUP: number = native.constants.EPOLLHUP as number;
+export const EPOLLET: number = native.constants.EPOLLET as number;
+export const EPOLLONESHOT: number = native.constants.EPOLLONESHOT as number;
+export const EPOLLEXCLUSIVE: number = native.constants.EPOLLEXCLUSIVE as number;
+export const EPOLLWAKEUP: number = native.constants.EPOLLWAKEUP as number;
+export const EPOLL_CTL_ADD: number = native.constants.EPOLL_CTL_ADD as number;
+export const EPOLL_CTL_MOD: number = native.constants.EPOLL_CTL_MOD as number;
+export const EPOLL_CTL_DEL: number = native.constants.EPOLL_CTL_DEL as number;
+export const EPOLL_CLOEXEC: number = native.constants.EPOLL_CLOEXEC as number;
+export const O_NONBLOCK: number = native.constants.O_NONBLOCK as number;
+export const O_CLOEXEC: number = native.constants.O_CLOEXEC as number;
+export const F_GETFL: number = native.constants.F_GETFL as number;
+export const F_SETFL: number = native.constants.F_SETFL as number;
+export const F_GETFD: number = native.constants.F_GETFD as number;
+export const F_SETFD: number = native.constants.F_SETFD as number;
+export const F_DUPFD_CLOEXEC: number = native.constants.F_DUPFD_CLOEXEC as number;
+export const F_GETPIPE_SZ: number = native.constants.F_GETPIPE_SZ as number;
+export const F_SETPIPE_SZ: number = native.constants.F_SETPIPE_SZ as number;
+export const FD_CLOEXEC: number = native.constants.FD_CLOEXEC as number;
+export const TFD_NONBLOCK: number = native.constants.TFD_NONBLOCK as number;
+export const TFD_CLOEXEC: number = native.constants.TFD_CLOEXEC as number;
+export const TFD_TIMER_ABSTIME: number = native.constants.TFD_TIMER_ABSTIME as number;
+export const CLOCK_MONOTONIC: number = native.constants.CLOCK_MONOTONIC as number;
+export const CLOCK_REALTIME: number = native.constants.CLOCK_REALTIME as number;
+export const CLOCK_BOOTTIME: number = native.constants.CLOCK_BOOTTIME as number;
+export const AF_INET: number = native.constants.AF_INET as number;
+export const AF_INET6: number = native.constants.AF_INET6 as number;
+export const AF_UNIX: number = native.constants.AF_UNIX as number;
+export const SOCK_STREAM: number = native.constants.SOCK_STREAM as number;
+export const SOCK_DGRAM: number = native.constants.SOCK_DGRAM as number;
+export const SOCK_NONBLOCK: number = native.constants.SOCK_NONBLOCK as number;
+export const SOCK_CLOEXEC: number = native.constants.SOCK_CLOEXEC as number;
+export const SOL_SOCKET: number = native.constants.SOL_SOCKET as number;
+export const SO_REUSEADDR: number = native.constants.SO_REUSEADDR as number;
+export const SO_REUSEPORT: number = native.constants.SO_REUSEPORT as number;
+export const SO_ERROR: number = native.constants.SO_ERROR as number;
+export const SO_KEEPALIVE: number = native.constants.SO_KEEPALIVE as number;
+export const SO_RCVBUF: number = native.constants.SO_RCVBUF as number;
+export const SO_SNDBUF: number = native.constants.SO_SNDBUF as number;
+export const SO_LINGER: number = native.constants.SO_LINGER as number;
+export const SO_DOMAIN: number = native.constants.SO_DOMAIN as number;
+export const SO_TYPE: number = native.constants.SO_TYPE as number;
+export const SO_ACCEPTCONN: number = native.constants.SO_ACCEPTCONN as number;
+export const IPPROTO_TCP: number = native.constants.IPPROTO_TCP as number;
+export const TCP_NODELAY: number = native.constants.TCP_NODELAY as number;
+export const TCP_KEEPIDLE: number = native.constants.TCP_KEEPIDLE as number;
+export const TCP_KEEPINTVL: number = native.constants.TCP_KEEPINTVL as number;
+export const TCP_KEEPCNT: number = native.constants.TCP_KEEPCNT as number;
+export const SHUT_RD: number = native.constants.SHUT_RD as number;
+export const SHUT_WR: number = native.constants.SHUT_WR as number;
+export const SHUT_RDWR: number = native.constants.SHUT_RDWR as number;
+export const EFD_NONBLOCK: number = native.constants.EFD_NONBLOCK as number;
+export const EFD_CLOEXEC: number = native.constants.EFD_CLOEXEC as number;
+export const EFD_SEMAPHORE: number = native.constants.EFD_SEMAPHORE as number;
+export const MSG_NOSIGNAL: number = native.constants.MSG_NOSIGNAL as number;
+export const MSG_PEEK: number = native.constants.MSG_PEEK as number;
+export const MSG_DONTWAIT: number = native.constants.MSG_DONTWAIT as number;
+export const POLLIN: number = native.constants.POLLIN as number;
+export const POLLOUT: number = native.constants.POLLOUT as number;
+export const POLLPRI: number = native.constants.POLLPRI as number;
+export const POLLERR: number = native.constants.POLLERR as number;
+export const POLLHUP: number = native.constants.POLLHUP as number;
+export const POLLNVAL: number = native.constants.POLLNVAL as number;
+export const POLLRDHUP: number = native.constants.POLLRDHUP as number;
+export const SOMAXCONN: number = native.constants.SOMAXCONN as number;
+
+/** Every errno value by name, from `<errno.h>`: `sys.errno.EAGAIN === 11`. */
+export const errno: Readonly<Record<string, number>> = Object.freeze({ ...native.errno });
+/** The would-block sentinel returned by the hot-path calls: `-errno.EAGAIN`. */
+export const EAGAIN: number = -(native.errno.EAGAIN as number);
+/** What `connect` returns while a non-blocking connect is under way: `-errno.EINPROGRESS`. */
+export const EINPROGRESS: number = -(native.errno.EINPROGRESS as number);
+
+/** The shape of every error a failing syscall throws (Node's SystemError). */
+export interface SystemError extends Error {
+  /** Symbolic errno name, e.g. `'EBADF'`. */
+  code: string;
+  /** Negative errno, as in Node: `-9` for EBADF. */
+  errno: number;
+  /** The failing call, e.g. `'epoll_ctl'`. */
+  syscall: string;
+}
+
+/** True when `e` is an error thrown by a failing syscall (optionally: with this `code`). */
+export function isSystemError(e: unknown, code?: string): e is SystemError {
+  return (
+    e instanceof Error &&
+    typeof (e as SystemError).syscall === 'string' &&
+    typeof (e as SystemError).errno === 'number' &&
+    (code === undefined || (e as SystemError).code === code)
+  );
+}
+
+// ── epoll ──────────────────────────────────────────────────────────────────────────────────
+/** `int epoll_create1(int flags)` — a new epoll instance (always `EPOLL_CLOEXEC`). */
+export const epoll_create1 = native.epoll_create1;
+/**
+ * `int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)` — `events` is the interest
+ * mask, `data` the uint32 token stored in `ev.data` and given back by `epoll_wait` (default: fd).
+ */
+export const epoll_ctl = native.epoll_ctl;
+/**
+ * `int epoll_wait(int epfd, struct epoll_event *ev, int maxevents, int timeout)` — fills
+ * `events[2i] = mask`, `events[2i + 1] = token` for each of the `n` ready fds and returns `n`.
+ * Capacity is `events.length / 2` (at most 65,536). `timeoutMs`: −1 blocks, 0 polls.
+ */
+export const epoll_wait = native.epoll_wait;
+/** `epoll_pwait2` — as {@link epoll_wait}, with a nanosecond timeout (−1 blocks). Linux ≥ 5.11. */
+export const epoll_pwait2 = native.epoll_pwait2;
+
+// ── fds ────────────────────────────────────────────────────────────────────────────────────
+/** `ssize_t read(int fd, void *buf, size_t count)` on `buffer[offset, offset + length)`; −EAGAIN when not ready. */
+export const read = native.read;
+/** `ssize_t write(int fd, const void *buf, size_t count)`; −EAGAIN when not ready. */
+export const write = native.write;
+/** `ssize_t readv(int fd, const struct iovec *iov, int iovcnt)`; −EAGAIN when not ready. */
+export const readv = native.readv;
+/** `ssize_t writev(int fd, const struct iovec *iov, int iovcnt)`; −EAGAIN when not ready. */
+export const writev = native.writev;
+/** `int close(int fd)`. Not retried on EINTR (Linux has released the fd already). */
+export const close = native.close;
+/** `int pipe2(int fds[2], int flags)` → `[readFd, writeFd]` (always `O_CLOEXEC`). */
+export const pipe2 = native.pipe2;
+/** `int eventfd(unsigned initval, int flags)` (always `EFD_CLOEXEC`). */
+export const eventfd = native.eventfd;
+/** `int eventfd_read(int fd, eventfd_t *value)` → the counter, or −EAGAIN. */
+export const eventfd_read = native.eventfd_read;
+/** `int eventfd_write(int fd, eventfd_t value)` → 0, or −EAGAIN when the counter would overflow. */
+export const eventfd_write = native.eventfd_write;
+/**
+ * `int fcntl(int fd, int cmd, int arg)` for the integer commands only: F_GETFL, F_SETFL,
+ * F_GETFD, F_SETFD, F_DUPFD_CLOEXEC, F_GETPIPE_SZ, F_SETPIPE_SZ (others take pointers; refused).
+ */
+export const fcntl = native.fcntl;
+/**
+ * `int poll(struct pollfd *fds, nfds_t nfds, int timeout)` — `fds` holds (fd, events, revents)
+ * triples; revents is written back. Here to compare with epoll (see the course).
+ */
+export const poll = native.poll;
+
+/** Sets or clears `O_NONBLOCK` on `fd` (two fcntl calls, as libuv's `uv__nonblock_fcntl`). */
+export function setNonBlocking(fd: number, on: boolean): void {
+  if (typeof on !== 'boolean') throw argType('on', 'of type boolean', on);
+  const flags = native.fcntl(fd, F_GETFL);
+  const next = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+  if (next !== flags) native.fcntl(fd, F_SETFL, next);
+}
+
+/** Whether `O_NONBLOCK` is set on `fd`. */
+export function isNonBlocking(fd: number): boolean {
+  return (native.fcntl(fd, F_GETFL) & O_NONBLOCK) !== 0;
+}
+
+/** Whether `FD_CLOEXEC` is set on `fd`. */
+export function isCloseOnExec(fd: number): boolean {
+  return (native.fcntl(fd, F_GETFD) & FD_CLOEXEC) !== 0;
+}
+
+// ── time ───────────────────────────────────────────────────────────────────────────────────
+/** `int clock_gettime(clockid_t clk, struct timespec *ts)` → nanoseconds. */
+export const clock_gettime = native.clock_gettime;
+/** `int timerfd_create(int clockid, int flags)` (always `TFD_CLOEXEC`). */
+export const timerfd_create = native.timerfd_create;
+/**
+ * `int timerfd_settime(int fd, int flags, const struct itimerspec *new, struct itimerspec *old)`
+ * with `{ value, interval }` in nanoseconds → the old setting. `value: 0` disarms.
+ */
+export const timerfd_settime = native.timerfd_settime;
+/** `int timerfd_gettime(int fd, struct itimerspec *cur)` → `{ value, interval }` in ns. */
+export const timerfd_gettime = native.timerfd_gettime;
+/** Reads a timerfd's 8-byte expiration count; −EAGAIN when it has not expired (non-blocking). */
+export const timerfd_read = native.timerfd_read;
+
+// ── sockets ────────────────────────────────────────────────────────────────────────────────
+/** `int socket(int domain, int type, int protocol)` (always `SOCK_CLOEXEC`). */
+export const socket = native.socket;
+/**
+ * `int bind(int fd, const struct sockaddr *addr, socklen_t len)` — `address` is an IPv4 or IPv6
+ * literal or a Unix path, as the socket's family says (a leading `'\0'`: abstract namespace).
+ */
+export const bind = native.bind;
+/** `int listen(int fd, int backlog)` (default backlog `SOMAXCONN`). */
+export const listen = native.listen;
+/** `int accept4(int fd, NULL, NULL, int flags)` → new fd (always CLOEXEC), or −EAGAIN. */
+export const accept4 = native.accept4;
+/** `int connect(int fd, …)` → 0, −EINPROGRESS (wait for EPOLLOUT, then read SO_ERROR), or −EAGAIN (Unix, queue full). */
+export const connect = native.connect;
+/** `int shutdown(int fd, int how)` — `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`. */
+export const shutdown = native.shutdown;
+/** `int getsockopt(…)` → the int value; with `buffer`, fills it and returns the length. */
+export const getsockopt = native.getsockopt;
+/** `int setsockopt(…)` with an int (or boolean) value, or the raw bytes of a struct (e.g. `linger`). */
+export const setsockopt = native.setsockopt;
+/** `int getsockname(int fd, …)` → `{ address, port, family }`. */
+export const getsockname = native.getsockname;
+/** `int getpeername(int fd, …)` → `{ address, port, family }`. */
+export const getpeername = native.getpeername;
+/** `ssize_t send(int fd, …, int flags)` — always with `MSG_NOSIGNAL` (EPIPE, never SIGPIPE); −EAGAIN when full. */
+export const send = native.send;
+/** `ssize_t recv(int fd, …, int flags)`; −EAGAIN when nothing is there. */
+export const recv = native.recv;
+/** `ssize_t sendmsg(int fd, …)` with an iovec of `buffers` and `MSG_NOSIGNAL`; −EAGAIN when full. */
+export const sendmsg = native.sendmsg;
+
+/** Builds `struct linger { int l_onoff; int l_linger; }` for `setsockopt(fd, SOL_SOCKET, SO_LINGER, …)`. */
+export function linger(onoff: boolean, seconds: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeInt32LE(onoff ? 1 : 0, 0);
+  b.writeInt32LE(seconds, 4);
+  return b;
+}
+
+function argType(name: string, expected: string, got: unknown): TypeError {
+  const e = new TypeError(`The "${name}" argument must be ${expected}. Received ${typeof got}`);
+  (e as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
+  return e;
+}

@@ -1,0 +1,93 @@
+/**
+ * Loads the native addon and describes it. Nothing else in the project touches the addon
+ * directly: `lib/sys/index.ts` is its typed face.
+ *
+ * The addon is found through node-gyp-build (a matching prebuild in `prebuilds/` when present,
+ * the local `build/Release` otherwise). `EPOLL_REACTOR_ADDON=/path/to/addon.node` loads a
+ * specific build instead (the cmake-js and sanitizer builds are tested that way).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** `{ value, interval }` of a timerfd, in nanoseconds. */
+export interface TimerSpec {
+  value: number;
+  interval: number;
+}
+
+/** An address as getsockname/getpeername return it. */
+export interface SocketAddress {
+  address: string;
+  /** −1 for Unix sockets. */
+  port: number;
+  family: 'IPv4' | 'IPv6' | 'Unix';
+}
+
+/** An ArrayBufferView: Buffer, any TypedArray, or DataView. */
+export type Bytes = NodeJS.ArrayBufferView;
+
+/** Opaque handle of an epoll fd watched by Node's libuv loop. */
+export interface AttachHandle {
+  readonly __attachHandle: unique symbol;
+}
+
+export interface Native {
+  constants: Record<string, number>;
+  errno: Record<string, number>;
+  epoll_create1(flags?: number): number;
+  epoll_ctl(epfd: number, op: number, fd: number, events?: number, data?: number): void;
+  epoll_wait(epfd: number, events: Uint32Array, timeoutMs: number): number;
+  epoll_pwait2(epfd: number, events: Uint32Array, timeoutNs: number): number;
+  read(fd: number, buffer: Bytes, offset?: number, length?: number): number;
+  write(fd: number, buffer: Bytes, offset?: number, length?: number): number;
+  readv(fd: number, buffers: readonly Bytes[]): number;
+  writev(fd: number, buffers: readonly Bytes[]): number;
+  close(fd: number): void;
+  pipe2(flags?: number): [number, number];
+  eventfd(initval?: number, flags?: number): number;
+  eventfd_read(fd: number): number;
+  eventfd_write(fd: number, value: number): number;
+  fcntl(fd: number, cmd: number, arg?: number): number;
+  poll(fds: Int32Array, timeoutMs: number): number;
+  clock_gettime(clockid: number): number;
+  timerfd_create(clockid: number, flags?: number): number;
+  timerfd_settime(fd: number, flags: number, spec: Partial<TimerSpec>): TimerSpec;
+  timerfd_gettime(fd: number): TimerSpec;
+  timerfd_read(fd: number): number;
+  socket(domain: number, type: number, protocol?: number): number;
+  bind(fd: number, address: string, port?: number): void;
+  listen(fd: number, backlog?: number): void;
+  accept4(fd: number, flags?: number): number;
+  connect(fd: number, address: string, port?: number): number;
+  shutdown(fd: number, how: number): void;
+  getsockopt(fd: number, level: number, name: number, buffer?: Bytes): number;
+  setsockopt(fd: number, level: number, name: number, value: number | boolean | Bytes): void;
+  getsockname(fd: number): SocketAddress;
+  getpeername(fd: number): SocketAddress;
+  send(fd: number, buffer: Bytes, offset?: number, length?: number, flags?: number): number;
+  recv(fd: number, buffer: Bytes, offset?: number, length?: number, flags?: number): number;
+  sendmsg(fd: number, buffers: readonly Bytes[]): number;
+  attach_start(epfd: number, callback: (status: number) => void): AttachHandle;
+  attach_ref(handle: AttachHandle, ref: boolean): void;
+  attach_stop(handle: AttachHandle): void;
+}
+
+/** The directory holding this package's package.json, from dist/lib/sys or lib/sys alike. */
+export function packageRoot(from: string = __dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'epoll-reactor') return dir;
+    if (dirname(dir) === dir) throw new Error(`epoll-reactor: package.json not found above ${from}`);
+  }
+}
+
+function load(): Native {
+  if (process.platform !== 'linux') {
+    throw new Error(`epoll-reactor runs on Linux only (epoll, timerfd); this is ${process.platform}`);
+  }
+  const override = process.env.EPOLL_REACTOR_ADDON;
+  if (override) return require(override) as Native;
+  return require('node-gyp-build')(packageRoot()) as Native;
+}
+
+export const native: Native = load();

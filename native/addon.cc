@@ -1,0 +1,26 @@
+// Module entry: per-instance state, then one Init per syscall family.
+#include "common.h"
+
+namespace er {
+
+void CloseAllPolls(AddonData* data);
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);  // deleted by node-addon-api's finalizer at teardown
+  // Runs before the instance data is freed (cleanup hooks run in reverse order of registration).
+  env.AddCleanupHook([data]() { CloseAllPolls(data); });
+  InitConstants(env, exports);
+  InitEpoll(env, exports);
+  InitFd(env, exports);
+  InitTime(env, exports);
+  InitSocket(env, exports);
+  InitAttach(env, exports);
+  return exports;
+}
+
+}  // namespace er
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return er::Init(env, exports); }
+
+NODE_API_MODULE(epoll_reactor, InitModule)

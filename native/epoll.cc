@@ -1,0 +1,129 @@
+// epoll_create1, epoll_ctl, epoll_wait, epoll_pwait2.
+//
+// epoll_wait writes the ready batch into a caller-owned Uint32Array: out[2i] = events,
+// out[2i+1] = the 32-bit token given to epoll_ctl. One call per wakeup, no allocation per call
+// or per event (the kernel-facing epoll_event array is per-instance scratch, grown once).
+#include "common.h"
+
+#include <cerrno>
+#include <climits>
+#include <ctime>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef __NR_epoll_pwait2
+#define __NR_epoll_pwait2 441
+#endif
+
+namespace er {
+
+// More events than this per call buys nothing and would let a huge array make us allocate
+// gigabytes of scratch.
+static constexpr size_t kMaxEvents = 1 << 16;
+
+static int64_t MonotonicNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+static Napi::Value EpollCreate1(const Napi::CallbackInfo& info) {
+  int flags = static_cast<int>(ArgIntOr(info, 0, "flags", 0, INT_MAX, 0));
+  int fd = epoll_create1(flags | EPOLL_CLOEXEC);
+  if (fd < 0) ThrowErrno(info.Env(), errno, "epoll_create1");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+static Napi::Value EpollCtl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int epfd = ArgFd(info, 0, "epfd");
+  int op = static_cast<int>(ArgInt(info, 1, "op", INT_MIN, INT_MAX));
+  int fd = ArgFd(info, 2, "fd");
+  // Event masks are accepted as int32 too: in JavaScript `EPOLLIN | EPOLLET` is negative.
+  uint32_t events = static_cast<uint32_t>(ArgIntOr(info, 3, "events", INT32_MIN, UINT32_MAX, 0));
+  uint32_t data = static_cast<uint32_t>(ArgIntOr(info, 4, "data", 0, UINT32_MAX, fd));
+  struct epoll_event ev;
+  ev.events = events;
+  ev.data.u64 = data;
+  if (epoll_ctl(epfd, op, fd, &ev) < 0) ThrowErrno(env, errno, "epoll_ctl");
+  return env.Undefined();
+}
+
+// The output array, and the scratch epoll_event array sized to match it.
+static size_t PrepareBatch(const Napi::CallbackInfo& info, U32s* out) {
+  *out = ArgTypedU32(info, 1, "events", napi_uint32_array, "an instance of Uint32Array");
+  if (out->len < 2 || out->len % 2 != 0) {
+    ThrowArgRange(info.Env(), "events.length", "an even number >= 2", Napi::Number::New(info.Env(), out->len));
+  }
+  size_t capacity = out->len / 2 < kMaxEvents ? out->len / 2 : kMaxEvents;
+  AddonData* d = Data(info.Env());
+  if (d->events.size() < capacity) d->events.resize(capacity);
+  return capacity;
+}
+
+static Napi::Value CopyBatch(Napi::Env env, int n, const U32s& out) {
+  const struct epoll_event* ev = Data(env)->events.data();
+  for (int i = 0; i < n; i++) {
+    out.data[2 * i] = ev[i].events;
+    out.data[2 * i + 1] = static_cast<uint32_t>(ev[i].data.u64);
+  }
+  return Napi::Number::New(env, n);
+}
+
+static Napi::Value EpollWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int epfd = ArgFd(info, 0, "epfd");
+  U32s out;
+  int capacity = static_cast<int>(PrepareBatch(info, &out));
+  int timeout = static_cast<int>(ArgInt(info, 2, "timeout", -1, INT_MAX));
+  struct epoll_event* events = Data(env)->events.data();
+  int64_t deadline = timeout > 0 ? MonotonicNs() + static_cast<int64_t>(timeout) * 1000000 : 0;
+  int n;
+  while ((n = epoll_wait(epfd, events, capacity, timeout)) < 0 && errno == EINTR) {
+    // A signal interrupted the sleep: wait only for what is left of the original timeout.
+    if (timeout > 0) {
+      int64_t left = deadline - MonotonicNs();
+      if (left <= 0) { n = 0; break; }
+      timeout = static_cast<int>((left + 999999) / 1000000);
+    }
+  }
+  if (n < 0) ThrowErrno(env, errno, "epoll_wait");
+  return CopyBatch(env, n, out);
+}
+
+static Napi::Value EpollPwait2(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int epfd = ArgFd(info, 0, "epfd");
+  U32s out;
+  int capacity = static_cast<int>(PrepareBatch(info, &out));
+  int64_t timeout_ns = ArgInt(info, 2, "timeoutNs", -1, INT64_C(9007199254740991));
+  struct epoll_event* events = Data(env)->events.data();
+  int64_t deadline = timeout_ns > 0 ? MonotonicNs() + timeout_ns : 0;
+  struct timespec ts;
+  struct timespec* tsp = nullptr;
+  if (timeout_ns >= 0) {
+    ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000);
+    ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000);
+    tsp = &ts;
+  }
+  long n;
+  while ((n = syscall(__NR_epoll_pwait2, epfd, events, capacity, tsp, nullptr, 0)) < 0 && errno == EINTR) {
+    if (timeout_ns > 0) {
+      int64_t left = deadline - MonotonicNs();
+      if (left <= 0) { n = 0; break; }
+      ts.tv_sec = static_cast<time_t>(left / 1000000000);
+      ts.tv_nsec = static_cast<long>(left % 1000000000);
+    }
+  }
+  if (n < 0) ThrowErrno(env, errno, "epoll_pwait2");
+  return CopyBatch(env, static_cast<int>(n), out);
+}
+
+void InitEpoll(Napi::Env env, Napi::Object exports) {
+  SetFn(env, exports, "epoll_create1", EpollCreate1);
+  SetFn(env, exports, "epoll_ctl", EpollCtl);
+  SetFn(env, exports, "epoll_wait", EpollWait);
+  SetFn(env, exports, "epoll_pwait2", EpollPwait2);
+}
+
+}  // namespace er

@@ -1,0 +1,102 @@
+// Shared test helpers: the package under test, fd accounting, small socket fixtures.
+import { readdirSync, readlinkSync } from 'node:fs';
+import { expect } from 'vitest';
+import * as pkg from '../dist/lib/index.js';
+
+export const { sys } = pkg;
+export { pkg };
+
+/** The fds open in this process right now, as `fd -> target`. */
+export function openFds(): Map<number, string> {
+  const fds = new Map<number, string>();
+  for (const name of readdirSync('/proc/self/fd')) {
+    try {
+      fds.set(Number(name), readlinkSync(`/proc/self/fd/${name}`));
+    } catch {
+      // the fd readdir itself used, closed again by now
+    }
+  }
+  return fds;
+}
+
+/**
+ * Snapshot the fd table; `check()` asserts that every fd opened since has been closed.
+ * Use in beforeEach/afterEach or around one test.
+ */
+export function fdSnapshot(): { check(): void } {
+  const before = openFds();
+  return {
+    check() {
+      const leaked: string[] = [];
+      for (const [fd, target] of openFds()) {
+        if (!before.has(fd)) leaked.push(`${fd} -> ${target}`);
+      }
+      expect(leaked, 'fds leaked').toEqual([]);
+    },
+  };
+}
+
+/** Expects `fn` to throw a SystemError with this code and syscall. */
+export function expectSystemError(fn: () => unknown, code: string, syscall: string): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, `expected ${code} from ${syscall}`).toBeInstanceOf(Error);
+  const e = caught as Error & { code: string; errno: number; syscall: string };
+  expect(e.code).toBe(code);
+  expect(e.syscall).toBe(syscall);
+  expect(e.errno).toBe(-(sys.errno[code] as number));
+  expect(e.message.startsWith(`${code}: `)).toBe(true);
+  expect(e.message.endsWith(`, ${syscall}`)).toBe(true);
+}
+
+/** Expects `fn` to throw `type` (TypeError/RangeError) whose message names `arg`. */
+export function expectArgError(fn: () => unknown, type: typeof TypeError | typeof RangeError, arg: string): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(type);
+  expect((caught as Error).message).toContain(`"${arg}"`);
+}
+
+/** A listening TCP socket on 127.0.0.1 (non-blocking) and its port. */
+export function tcpListener(): { fd: number; port: number } {
+  const fd = sys.socket(sys.AF_INET, sys.SOCK_STREAM | sys.SOCK_NONBLOCK);
+  sys.setsockopt(fd, sys.SOL_SOCKET, sys.SO_REUSEADDR, 1);
+  sys.bind(fd, '127.0.0.1', 0);
+  sys.listen(fd, 128);
+  return { fd, port: sys.getsockname(fd).port };
+}
+
+/** A connected pair of non-blocking TCP sockets over loopback: [client, server]. */
+export function tcpPair(): [number, number] {
+  const l = tcpListener();
+  const c = sys.socket(sys.AF_INET, sys.SOCK_STREAM | sys.SOCK_NONBLOCK);
+  const r = sys.connect(c, '127.0.0.1', l.port);
+  expect(r === 0 || r === sys.EINPROGRESS).toBe(true);
+  let s = -1;
+  for (let i = 0; i < 1000 && s < 0; i++) {
+    s = sys.accept4(l.fd, sys.SOCK_NONBLOCK);
+    if (s < 0) waitFd(l.fd, sys.POLLIN, 100);
+  }
+  waitFd(c, sys.POLLOUT, 1000);
+  sys.close(l.fd);
+  expect(s).toBeGreaterThanOrEqual(0);
+  return [c, s];
+}
+
+/** poll(2) one fd for `events`, up to `ms`; returns revents. */
+export function waitFd(fd: number, events: number, ms: number): number {
+  const p = new Int32Array([fd, events, 0]);
+  sys.poll(p, ms);
+  return p[2] as number;
+}
+
+/** Busy-free sleep for tests that need wall time to pass. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
