@@ -29,6 +29,8 @@
  */
 import { native } from './native';
 
+export { addonPath } from './native';
+
 export type { AttachHandle, Bytes, SocketAddress, TimerSpec } from './native';
 
 // ── Constants, from the C headers through the addon ────────────────────────────────────────

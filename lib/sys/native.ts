@@ -81,13 +81,15 @@ export function packageRoot(from: string = __dirname): string {
   }
 }
 
-function load(): Native {
+function locate(): string {
   if (process.platform !== 'linux') {
     throw new Error(`epoll-reactor runs on Linux only (epoll, timerfd); this is ${process.platform}`);
   }
   const override = process.env.EPOLL_REACTOR_ADDON;
-  if (override) return require(override) as Native;
-  return require('node-gyp-build')(packageRoot()) as Native;
+  if (override) return override;
+  return require('node-gyp-build').resolve(packageRoot()) as string;
 }
 
-export const native: Native = load();
+/** The path of the loaded addon (a prebuild, the local build, or `EPOLL_REACTOR_ADDON`). */
+export const addonPath: string = locate();
+export const native: Native = require(addonPath) as Native;
