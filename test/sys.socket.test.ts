@@ -152,8 +152,8 @@ describe('TCP over IPv6 and Unix sockets', () => {
     expect(sys.write(c, Buffer.from('u'))).toBe(1);
     expect(sys.read(s, Buffer.alloc(1))).toBe(1);
     const a = sys.socket(sys.AF_UNIX, sys.SOCK_STREAM);
-    sys.bind(a, '\0epoll-reactor-test-' + process.pid);
-    expect(sys.getsockname(a).address).toBe('\0epoll-reactor-test-' + process.pid);
+    sys.bind(a, `\0epoll-reactor-test-${process.pid}`);
+    expect(sys.getsockname(a).address).toBe(`\0epoll-reactor-test-${process.pid}`);
     const missing = sys.socket(sys.AF_UNIX, sys.SOCK_STREAM);
     expectSystemError(() => sys.connect(missing, join(dir, 'nope')), 'ENOENT', 'connect');
     expectArgError(() => sys.bind(missing, 'x'.repeat(200)), RangeError, 'address');
