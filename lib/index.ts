@@ -2,8 +2,11 @@
  * epoll-reactor: a real event loop for Linux, in TypeScript, on the kernel's own primitives.
  *
  * - `sys`: the syscalls, 1:1 (lib/sys)
+ * - `Loop`, `loop`: the reactor (lib/reactor)
  * @module
  */
 import * as sys from './sys/index';
 
+export { LoopError } from './errors';
+export { Immediate, Loop, type LoopOptions, type LoopStatsSnapshot, loop, TIMEOUT_MAX, Timer, type WatchCallback, Watcher } from './reactor/index';
 export { sys };

@@ -100,3 +100,16 @@ export function waitFd(fd: number, events: number, ms: number): number {
 
 /** Busy-free sleep for tests that need wall time to pass. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Busy-waits `ms` milliseconds (to keep a loop callback busy on purpose). */
+export function spin(ms: number): void {
+  const end = process.hrtime.bigint() + BigInt(Math.round(ms * 1e6));
+  while (process.hrtime.bigint() < end) {
+    // burn
+  }
+}
+
+/** process.hrtime in milliseconds (float). */
+export function hrms(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}

@@ -27,6 +27,7 @@
  * ```
  * @module
  */
+import { invalidArgType } from '../errors';
 import { native } from './native';
 
 export { addonPath } from './native';
@@ -181,7 +182,7 @@ export const poll = native.poll;
 
 /** Sets or clears `O_NONBLOCK` on `fd` (two fcntl calls, as libuv's `uv__nonblock_fcntl`). */
 export function setNonBlocking(fd: number, on: boolean): void {
-  if (typeof on !== 'boolean') throw argType('on', 'of type boolean', on);
+  if (typeof on !== 'boolean') throw invalidArgType('on', 'of type boolean', on);
   const flags = native.fcntl(fd, F_GETFL);
   const next = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
   if (next !== flags) native.fcntl(fd, F_SETFL, next);
@@ -249,10 +250,4 @@ export function linger(onoff: boolean, seconds: number): Buffer {
   b.writeInt32LE(onoff ? 1 : 0, 0);
   b.writeInt32LE(seconds, 4);
   return b;
-}
-
-function argType(name: string, expected: string, got: unknown): TypeError {
-  const e = new TypeError(`The "${name}" argument must be ${expected}. Received ${typeof got}`);
-  (e as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
-  return e;
 }

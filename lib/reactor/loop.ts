@@ -1,0 +1,762 @@
+/**
+ * The Loop: one epoll instance, fd watchers, a timer heap, immediates, and the iteration that
+ * ties them together. docs/loop.md tells the same story with a diagram.
+ *
+ * One iteration (`turn`):
+ *
+ *   1. timeout  = 0 if immediates are pending or the loop is stopping;
+ *                 −1 if no timer exists;
+ *                 else (earliest deadline − now), rounded up, clamped to INT_MAX ms.
+ *   2. poll     = epoll_pwait2(epfd, events, timeout) — one native call, the whole batch lands in
+ *                 a reused Uint32Array of (mask, token) pairs.
+ *   3. I/O      = each event goes to the watcher its token names (stale tokens are dropped).
+ *   4. check    = immediates queued before this phase began run, in order.
+ *   5. timers   = every timer whose deadline ≤ now is taken out of the heap first (a snapshot),
+ *                 then their callbacks run in (deadline, start order).
+ *
+ * Two drivers run iterations: `run()` (standalone: this thread sleeps in epoll_wait) and
+ * `attach()` (inside Node's libuv loop; see attach.ts and docs/node-integration.md).
+ */
+import { EventEmitter } from 'node:events';
+import { invalidArgType, LoopError, outOfRange } from '../errors';
+import * as sys from '../sys/index';
+import { AttachedDriver } from './attach';
+import { monotonicMs } from './clock';
+import { LoopCounters, type LoopStatsSnapshot } from './stats';
+import { Immediate, normalizeDelay, Timer, type TimerCallback, TimerState } from './timer';
+import { TimerHeap } from './timer-heap';
+import { type WatchCallback, Watcher } from './watcher';
+
+const { epoll_ctl, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL } = sys;
+
+/** The largest timeout epoll_wait takes, in ms. Longer sleeps are taken in several waits. */
+const INT_MAX = 2 ** 31 - 1;
+/** Tokens are (generation << SLOT_BITS) | slot: up to 2^20 watchers, 2^12 generations a slot. */
+const SLOT_BITS = 20;
+const SLOT_MASK = (1 << SLOT_BITS) - 1;
+const GENERATIONS = 1 << (32 - SLOT_BITS);
+
+export interface LoopOptions {
+  /** Events fetched per epoll_wait (default 1024). */
+  maxEvents?: number;
+  /**
+   * Run by itself inside Node's loop whenever it holds referenced work and nobody is running it
+   * (the default loop does this, so a script written as for Node just works). Default false.
+   */
+  autoAttach?: boolean;
+}
+
+type Mode = 'idle' | 'run' | 'sync' | 'attached';
+
+export class Loop extends EventEmitter {
+  /** The epoll fd this loop owns. */
+  readonly epfd: number;
+  private readonly events: Uint32Array;
+  private readonly usePwait2: boolean;
+
+  // ── watchers ──
+  private readonly slots: (Watcher | undefined)[] = [];
+  private readonly generations: number[] = [];
+  private readonly freeSlots: number[] = [];
+  /** Slots released while a batch is being dispatched: reused only after it. */
+  private readonly releasedInBatch: number[] = [];
+  private readonly byFd: (Watcher | undefined)[] = [];
+  private watcherCount = 0;
+  private dispatching = false;
+
+  // ── timers and immediates ──
+  private readonly timers = new TimerHeap<Timer>();
+  private readonly dueTimers: (Timer | undefined)[] = [];
+  private timerSeq = 0;
+  private immediateQueue: Immediate[] = [];
+  private spareQueue: Immediate[] = [];
+  private pendingImmediates = 0;
+
+  // ── lifetime ──
+  private refs = 0;
+  private time: number;
+  private stopRequested = false;
+  private closedFlag = false;
+  private mode: Mode = 'idle';
+  private inTurn = false;
+  private readonly errors: unknown[] = [];
+  /** @internal */ _driver: AttachedDriver | null = null;
+  private autoAttached = false;
+  private autoAttachScheduled = false;
+  private readonly autoAttach: boolean;
+
+  /** @internal */ readonly _counters: LoopCounters;
+
+  constructor(options: LoopOptions = {}) {
+    super();
+    const maxEvents = options.maxEvents ?? 1024;
+    if (!Number.isInteger(maxEvents) || maxEvents < 1 || maxEvents > 65536) {
+      throw outOfRange('options.maxEvents', 'an integer from 1 to 65536', maxEvents);
+    }
+    this.autoAttach = options.autoAttach === true;
+    this.events = new Uint32Array(2 * maxEvents);
+    this.epfd = sys.epoll_create1(sys.EPOLL_CLOEXEC);
+    this.usePwait2 = probePwait2(this.epfd, this.events);
+    this.time = monotonicMs();
+    this._counters = new LoopCounters();
+    this._counters.since = this.time;
+  }
+
+  // ══ Fd watchers ═════════════════════════════════════════════════════════════════════════
+
+  /**
+   * Watch `fd` for the events in `interest` (an epoll mask: `sys.EPOLLIN | sys.EPOLLOUT`, plus
+   * `EPOLLRDHUP`, `EPOLLPRI`, and `EPOLLET` / `EPOLLONESHOT` / `EPOLLEXCLUSIVE` on request;
+   * level-triggered by default). `callback(events, watcher)` gets the ready mask.
+   * Watching an fd that is already watched by this loop throws EEXIST.
+   *
+   * @example
+   * ```ts
+   * const [r, w] = sys.pipe2(sys.O_NONBLOCK);
+   * const watcher = loop.watch(r, sys.EPOLLIN, () => {
+   *   const n = sys.read(r, buf);
+   *   watcher.close();
+   * });
+   * ```
+   */
+  watch(fd: number, interest: number, callback: WatchCallback): Watcher {
+    this.assertOpen();
+    if (typeof fd !== 'number') throw invalidArgType('fd', 'of type number', fd);
+    if (!Number.isInteger(fd) || fd < 0 || fd > INT_MAX) throw outOfRange('fd', 'an integer >= 0', fd);
+    checkInterest(interest);
+    if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
+    const slot = this.allocateSlot();
+    const token = ((this.generations[slot]! << SLOT_BITS) | slot) >>> 0;
+    // The kernel says EEXIST if fd is already in our set; that is the "watched twice" error.
+    try {
+      epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, interest, token);
+    } catch (e) {
+      this.freeSlots.push(slot);
+      throw e;
+    }
+    const w = new Watcher(this, fd, interest, callback, token);
+    const previous = this.byFd[fd];
+    // ADD succeeded although a live watcher had this fd number: its fd was closed without
+    // closing the watcher and the number was reused. It must never touch this registration.
+    if (previous !== undefined) previous._orphaned = true;
+    this.byFd[fd] = w;
+    this.slots[slot] = w;
+    this.watcherCount++;
+    this.addRefs(1);
+    return w;
+  }
+
+  /** @internal */
+  _modifyWatcher(w: Watcher, interest: number): void {
+    if (w._closed || w._orphaned) {
+      throw new LoopError('ERR_WATCHER_CLOSED', `watcher for fd ${w.fd} is closed`);
+    }
+    checkInterest(interest);
+    epoll_ctl(this.epfd, EPOLL_CTL_MOD, w.fd, interest, w.token);
+    w.interest = interest;
+  }
+
+  /** @internal */
+  _closeWatcher(w: Watcher): void {
+    if (w._closed) return;
+    w._closed = true;
+    this.watcherCount--;
+    if (w._refed) this.addRefs(-1);
+    const slot = w.token & SLOT_MASK;
+    this.slots[slot] = undefined;
+    this.generations[slot] = (this.generations[slot]! + 1) % GENERATIONS;
+    if (this.dispatching) this.releasedInBatch.push(slot);
+    else this.freeSlots.push(slot);
+    if (w._orphaned || this.byFd[w.fd] !== w) return;
+    this.byFd[w.fd] = undefined;
+    if (this.closedFlag) return;
+    try {
+      epoll_ctl(this.epfd, EPOLL_CTL_DEL, w.fd);
+    } catch (e) {
+      // The user closed the fd first (EBADF), or closed it and the number now names another
+      // file that is not in our set (ENOENT): the kernel already dropped the registration.
+      if (!sys.isSystemError(e, 'EBADF') && !sys.isSystemError(e, 'ENOENT')) throw e;
+    }
+  }
+
+  /** @internal */
+  _refWatcher(w: Watcher, ref: boolean): void {
+    if (w._refed === ref) return;
+    w._refed = ref;
+    if (!w._closed) this.addRefs(ref ? 1 : -1);
+  }
+
+  private allocateSlot(): number {
+    const reused = this.freeSlots.pop();
+    if (reused !== undefined) return reused;
+    const slot = this.slots.length;
+    if (slot > SLOT_MASK) throw new RangeError(`too many watchers on one loop (max ${SLOT_MASK + 1})`);
+    this.slots.push(undefined);
+    this.generations.push(0);
+    return slot;
+  }
+
+  // ══ Timers and immediates ═══════════════════════════════════════════════════════════════
+
+  /**
+   * Call `callback(...args)` once, `ms` milliseconds from now (fractions allowed). Never early:
+   * it runs in the first iteration whose clock reads at or past the deadline.
+   */
+  setTimeout<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): Timer {
+    return this.createTimer(callback as TimerCallback, ms, false, args);
+  }
+
+  /**
+   * Call `callback(...args)` every `ms` milliseconds. Each deadline is the previous one plus
+   * `ms` (no drift); beats missed while the loop was busy are skipped, not run in a burst.
+   */
+  setInterval<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): Timer {
+    return this.createTimer(callback as TimerCallback, ms, true, args);
+  }
+
+  /** Run `callback(...args)` after the I/O callbacks of the next (or current) iteration. */
+  setImmediate<A extends unknown[]>(callback: (...args: A) => void, ...args: A): Immediate {
+    this.assertOpen();
+    if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
+    const im = new Immediate(this, callback as TimerCallback, args.length > 0 ? args : undefined);
+    this.immediateQueue.push(im);
+    this.pendingImmediates++;
+    this.addRefs(1);
+    if (this.pendingImmediates === 1) this.scheduleChanged();
+    return im;
+  }
+
+  clearTimeout(timer: Timer | undefined | null): void {
+    if (timer instanceof Timer) this._stopTimer(timer);
+  }
+
+  clearInterval(timer: Timer | undefined | null): void {
+    if (timer instanceof Timer) this._stopTimer(timer);
+  }
+
+  clearImmediate(immediate: Immediate | undefined | null): void {
+    if (immediate instanceof Immediate) this._clearImmediate(immediate);
+  }
+
+  private createTimer(callback: TimerCallback, ms: unknown, repeat: boolean, args: unknown[]): Timer {
+    this.assertOpen();
+    if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
+    const delay = normalizeDelay(ms);
+    const t = new Timer(this, callback, delay, repeat ? delay : -1, args.length > 0 ? args : undefined);
+    this._startTimer(t);
+    return t;
+  }
+
+  /** @internal (Re)start `t`: deadline = now + delay, measured now, not at the cached loop time. */
+  _startTimer(t: Timer): void {
+    if (this.closedFlag) return;
+    if (t._state === TimerState.Scheduled) this.timers.remove(t);
+    else if (t._state === TimerState.Idle && t._refed) this.addRefs(1);
+    t.deadline = monotonicMs() + t.delay;
+    t.seq = this.timerSeq++;
+    t._state = TimerState.Scheduled;
+    this.timers.push(t);
+    if (this.timers.peek() === t) this.scheduleChanged();
+  }
+
+  /** @internal */
+  _stopTimer(t: Timer): void {
+    if (t._state === TimerState.Idle) return;
+    if (t._state === TimerState.Scheduled) this.timers.remove(t);
+    t._state = TimerState.Idle;
+    if (t._refed) this.addRefs(-1);
+  }
+
+  /** @internal */
+  _refTimer(t: Timer, ref: boolean): void {
+    if (t._refed === ref) return;
+    t._refed = ref;
+    if (t._state !== TimerState.Idle) this.addRefs(ref ? 1 : -1);
+  }
+
+  /** @internal */
+  _clearImmediate(im: Immediate): void {
+    if (!im._pending) return;
+    im._pending = false;
+    this.pendingImmediates--;
+    if (im._refed) this.addRefs(-1);
+  }
+
+  /** @internal */
+  _refImmediate(im: Immediate, ref: boolean): void {
+    if (im._refed === ref) return;
+    im._refed = ref;
+    if (im._pending) this.addRefs(ref ? 1 : -1);
+  }
+
+  // ══ Time and timeout ════════════════════════════════════════════════════════════════════
+
+  /** The loop's cached CLOCK_MONOTONIC time in ms, updated once per phase (like `uv_now`). */
+  now(): number {
+    return this.time;
+  }
+
+  /** Refresh the cached time (`uv_update_time`). */
+  updateTime(): number {
+    this.time = monotonicMs();
+    return this.time;
+  }
+
+  /**
+   * The timeout, in ms, the next epoll_wait will be given: 0 when immediates are pending or the
+   * loop is stopping; −1 when there is no timer; otherwise the earliest deadline minus now,
+   * rounded up (to the nanosecond with epoll_pwait2, to the millisecond without), at most INT_MAX.
+   */
+  nextTimeout(): number {
+    return this.timeoutAt(monotonicMs());
+  }
+
+  private timeoutAt(now: number): number {
+    if (this.stopRequested || this.pendingImmediates > 0) return 0;
+    const first = this.timers.peek();
+    if (first === undefined) return -1;
+    const ms = first.deadline - now;
+    if (ms <= 0) return 0;
+    if (ms >= INT_MAX) return INT_MAX;
+    // Round up, never down: waking before the deadline would only mean waiting again.
+    return this.usePwait2 ? Math.ceil(ms * 1e6) / 1e6 : Math.ceil(ms);
+  }
+
+  // ══ Iteration ═══════════════════════════════════════════════════════════════════════════
+
+  /** @internal One iteration: poll with `timeout` (ms, −1 = block), then the phases. */
+  _turn(timeout: number): void {
+    this.inTurn = true;
+    const c = this._counters;
+    c.iterations++;
+    const before = monotonicMs();
+    const n = this.poll(timeout);
+    this.time = monotonicMs();
+    c.asleepMs += this.time - before;
+    if (n > 0) this.dispatch(n);
+    const immediates = this.runImmediates();
+    this.time = monotonicMs();
+    const fired = this.runTimers();
+    // Why did this wait end? Events; else a due timer; else work that needed no sleep; else nothing.
+    if (n > 0) c.ioWakeups++;
+    else if (fired > 0) c.timerWakeups++;
+    else if (immediates > 0 || timeout === 0) c.immediateWakeups++;
+    else c.emptyWakeups++;
+    this.inTurn = false;
+    this.throwErrors();
+  }
+
+  private poll(timeout: number): number {
+    if (this.usePwait2) {
+      return sys.epoll_pwait2(this.epfd, this.events, timeout < 0 ? -1 : Math.round(timeout * 1e6));
+    }
+    return sys.epoll_wait(this.epfd, this.events, timeout < 0 ? -1 : Math.ceil(timeout));
+  }
+
+  private dispatch(n: number): void {
+    const events = this.events;
+    const slots = this.slots;
+    const c = this._counters;
+    this.dispatching = true;
+    for (let i = 0; i < n; i++) {
+      const token = events[2 * i + 1]!;
+      const w = slots[token & SLOT_MASK];
+      // A registration closed earlier in this batch (its slot is held until the batch ends),
+      // or one from before an fd number was reused: never delivered.
+      if (w === undefined || w.token !== token || w._closed) {
+        c.eventsStale++;
+        continue;
+      }
+      try {
+        w.callback(events[2 * i]!, w);
+      } catch (e) {
+        this.report(e);
+      }
+    }
+    this.dispatching = false;
+    c.eventsDelivered += n;
+    if (n > c.eventsMax) c.eventsMax = n;
+    const released = this.releasedInBatch;
+    while (released.length > 0) this.freeSlots.push(released.pop()!);
+  }
+
+  /** Runs the immediates queued before this phase; returns how many ran. */
+  private runImmediates(): number {
+    if (this.pendingImmediates === 0) return 0;
+    let ran = 0;
+    // Swap queues: immediates queued by these callbacks wait for the next iteration.
+    const batch = this.immediateQueue;
+    this.immediateQueue = this.spareQueue;
+    for (let i = 0; i < batch.length; i++) {
+      const im = batch[i]!;
+      if (!im._pending) continue;
+      im._pending = false;
+      this.pendingImmediates--;
+      if (im._refed) this.addRefs(-1);
+      ran++;
+      try {
+        if (im._args === undefined) im._callback.call(im);
+        else im._callback.apply(im, im._args);
+      } catch (e) {
+        this.report(e);
+      }
+    }
+    batch.length = 0;
+    this.spareQueue = batch;
+    return ran;
+  }
+
+  /** Runs the timers due at the cached time; returns how many fired. */
+  private runTimers(): number {
+    const heap = this.timers;
+    const now = this.time;
+    let first = heap.peek();
+    if (first === undefined || first.deadline > now) return 0;
+    // Snapshot every due timer before running any: what the callbacks schedule (a 0 ms timer
+    // included) waits for the next iteration, so timers cannot starve I/O.
+    const due = this.dueTimers;
+    while (first !== undefined && first.deadline <= now) {
+      heap.pop();
+      first._state = TimerState.Due;
+      due.push(first);
+      first = heap.peek();
+    }
+    const c = this._counters;
+    let fired = 0;
+    for (let i = 0; i < due.length; i++) {
+      const t = due[i]!;
+      due[i] = undefined;
+      if (t._state !== TimerState.Due) continue; // cleared or refreshed by an earlier callback
+      c.lateness.add(now - t.deadline);
+      fired++;
+      // A one-shot is done before its callback runs (which may refresh() it); an interval stays
+      // Due through its callback and is re-armed after it, unless the callback cleared it.
+      if (t.repeat < 0) {
+        t._state = TimerState.Idle;
+        if (t._refed) this.addRefs(-1);
+      }
+      try {
+        if (t._args === undefined) t._callback.call(t);
+        else t._callback.apply(t, t._args);
+      } catch (e) {
+        this.report(e);
+      }
+      if (t._state === TimerState.Due) this.rearmInterval(t);
+    }
+    due.length = 0;
+    c.timersFired += fired;
+    return fired;
+  }
+
+  /**
+   * Next deadline = previous + repeat (no drift). Beats missed while the callback or the loop
+   * was busy are skipped, not replayed in a burst: the next deadline is the first one still ahead.
+   */
+  private rearmInterval(t: Timer): void {
+    const repeat = t.repeat;
+    const now = monotonicMs();
+    if (repeat === 0) t.deadline = now;
+    else {
+      let next = t.deadline + repeat;
+      if (next <= now) next = t.deadline + repeat * (Math.floor((now - t.deadline) / repeat) + 1);
+      t.deadline = next;
+    }
+    t.seq = this.timerSeq++;
+    t._state = TimerState.Scheduled;
+    this.timers.push(t);
+  }
+
+  private report(e: unknown): void {
+    if (this.listenerCount('error') > 0) {
+      try {
+        this.emit('error', e);
+        return;
+      } catch (e2) {
+        e = e2;
+      }
+    }
+    this.errors.push(e);
+  }
+
+  /** After an iteration, with all bookkeeping done: rethrow what callbacks threw, if unhandled. */
+  private throwErrors(): void {
+    const errors = this.errors;
+    if (errors.length === 0) return;
+    const error = errors.length === 1 ? errors[0] : new AggregateError(errors.slice(), `${errors.length} loop callbacks threw`);
+    errors.length = 0;
+    throw error;
+  }
+
+  // ══ Running ═════════════════════════════════════════════════════════════════════════════
+
+  /** Whether anything referenced is left: watchers, pending timers or immediates. */
+  get alive(): boolean {
+    return this.refs > 0 && !this.closedFlag;
+  }
+
+  /** Whether `close()` has been called. */
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** How this loop is being driven right now. */
+  get driver(): 'none' | 'standalone' | 'attached' {
+    return this.mode === 'attached' ? 'attached' : this.mode === 'idle' ? 'none' : 'standalone';
+  }
+
+  /**
+   * Run the loop on this thread until nothing referenced is left or `stop()` is called.
+   * The thread sleeps in epoll_wait between iterations, so **Node's own loop is stalled while
+   * `run()` is active**: Node timers, fs callbacks and signal listeners wait until it returns.
+   * Promise jobs and `process.nextTick` callbacks run after every iteration. Use `attach()` to
+   * run inside Node's loop instead.
+   *
+   * Rejects with what a callback threw when no `'error'` listener handles it (the loop state is
+   * consistent; `run()` can be called again).
+   */
+  run(): Promise<void> {
+    this.enter('run');
+    return new Promise<void>((resolve, reject) => {
+      // Each iteration runs as a nextTick callback and schedules the next one through a
+      // microtask: Node then runs, between two iterations, the nextTicks the callbacks queued,
+      // then their promise jobs (the same order as after any Node callback), then the next one.
+      const step = (): void => {
+        try {
+          if (this.stopRequested || !this.alive) {
+            this.leave();
+            resolve();
+            return;
+          }
+          this._turn(this.timeoutAt(monotonicMs()));
+        } catch (e) {
+          this.leave();
+          reject(e);
+          return;
+        }
+        queueMicrotask(queueStep);
+      };
+      const queueStep = (): void => process.nextTick(step);
+      queueStep();
+    });
+  }
+
+  /**
+   * One iteration, blocking in epoll_wait until an event or the nearest timer if needed.
+   * Returns whether the loop is still alive. Returns at once when nothing is alive.
+   * Synchronous: promise jobs run only after the caller returns to the event loop.
+   */
+  runOnce(): boolean {
+    return this.runSync(true);
+  }
+
+  /** One iteration that never blocks (timeout 0). Returns whether the loop is still alive. */
+  runNoWait(): boolean {
+    return this.runSync(false);
+  }
+
+  private runSync(mayBlock: boolean): boolean {
+    this.enter('sync');
+    try {
+      if (!this.stopRequested && this.alive) this._turn(mayBlock ? this.timeoutAt(monotonicMs()) : 0);
+      else this.time = monotonicMs();
+    } finally {
+      this.leave();
+    }
+    return this.alive;
+  }
+
+  /**
+   * Make `run()` return after the current iteration (its next epoll_wait does not block).
+   * On an attached loop: detach from Node's loop after the current turn.
+   */
+  stop(): void {
+    if (this.mode === 'attached' && !this.inTurn) {
+      this.detach();
+      return;
+    }
+    this.stopRequested = true;
+  }
+
+  /** @internal The attached driver calls this after each turn. */
+  _afterAttachedTurn(): void {
+    if (!this.stopRequested) return;
+    this.stopRequested = false;
+    this.detach();
+  }
+
+  private enter(mode: Mode): void {
+    this.assertOpen();
+    if (this.mode === 'attached' && this.autoAttached) this.detach();
+    if (this.mode !== 'idle') {
+      throw new LoopError(
+        this.mode === 'attached' ? 'ERR_LOOP_ATTACHED' : 'ERR_LOOP_RUNNING',
+        this.mode === 'attached' ? 'the loop is attached to Node; call detach() first' : 'the loop is already running',
+      );
+    }
+    this.mode = mode;
+  }
+
+  private leave(): void {
+    this.mode = 'idle';
+    this.stopRequested = false;
+    this.maybeAutoAttach();
+  }
+
+  // ══ Inside Node's loop ══════════════════════════════════════════════════════════════════
+
+  /**
+   * Hand the waiting to Node: libuv watches our epoll fd (a `uv_poll_t`) and the nearest timer
+   * is armed on a timerfd in our own epoll set, so our watchers and timers run from Node's loop,
+   * side by side with Node's timers, fs and sockets. While the loop holds referenced work it
+   * keeps the process alive, exactly like a Node handle. See docs/node-integration.md.
+   */
+  attach(): this {
+    this.enter('attached');
+    try {
+      this._driver = new AttachedDriver(this);
+    } catch (e) {
+      this.mode = 'idle';
+      throw e;
+    }
+    this.autoAttached = false;
+    return this;
+  }
+
+  /** Return to standalone operation (stop watching from Node's loop). */
+  detach(): this {
+    if (this.mode !== 'attached') return this;
+    const driver = this._driver!;
+    this._driver = null;
+    this.mode = 'idle';
+    this.autoAttached = false;
+    driver.close();
+    return this;
+  }
+
+  /** @internal Used by the attached driver: is it inside a turn right now? */
+  get _inTurn(): boolean {
+    return this.inTurn;
+  }
+
+  /** @internal The earliest instant the attached driver must wake at (ms), −1 for never, 0 for now. */
+  _wakeDeadline(): number {
+    if (this.stopRequested || this.pendingImmediates > 0) return 0;
+    const first = this.timers.peek();
+    return first === undefined ? -1 : first.deadline;
+  }
+
+  /** The earliest timer deadline changed, or the first immediate was queued. */
+  private scheduleChanged(): void {
+    if (this._driver !== null && !this.inTurn) this._driver.wake();
+  }
+
+  private addRefs(delta: number): void {
+    const wasAlive = this.refs > 0;
+    this.refs += delta;
+    if (this.refs > 0 === wasAlive) return;
+    this._driver?.setRef(this.refs > 0);
+    if (!wasAlive) this.maybeAutoAttach();
+  }
+
+  private maybeAutoAttach(): void {
+    if (!this.autoAttach || this.autoAttachScheduled || this.mode !== 'idle' || this.refs === 0) return;
+    this.autoAttachScheduled = true;
+    // Deferred, so that a `loop.run()` in the same tick takes the loop over instead.
+    process.nextTick(() => {
+      this.autoAttachScheduled = false;
+      if (this.mode === 'idle' && this.alive) {
+        this.attach();
+        this.autoAttached = true;
+      }
+    });
+  }
+
+  // ══ Stats and shutdown ══════════════════════════════════════════════════════════════════
+
+  /** Counters since creation or the last `stats({ reset: true })`. See LoopStatsSnapshot. */
+  stats(options: { reset?: boolean } = {}): LoopStatsSnapshot {
+    const c = this._counters;
+    const now = monotonicMs();
+    const elapsed = Math.max(now - c.since, 0);
+    const wakeupsWithEvents = c.ioWakeups;
+    const snapshot: LoopStatsSnapshot = {
+      iterations: c.iterations,
+      wakeups: { io: c.ioWakeups, timer: c.timerWakeups, immediate: c.immediateWakeups, none: c.emptyWakeups },
+      events: {
+        delivered: c.eventsDelivered - c.eventsStale,
+        stale: c.eventsStale,
+        perWakeupMean: wakeupsWithEvents > 0 ? c.eventsDelivered / wakeupsWithEvents : 0,
+        perWakeupMax: c.eventsMax,
+      },
+      time: {
+        asleep: c.asleepMs,
+        busy: Math.max(elapsed - c.asleepMs, 0),
+        asleepShare: elapsed > 0 ? Math.min(c.asleepMs / elapsed, 1) : 0,
+      },
+      timers: {
+        fired: c.timersFired,
+        lateness: {
+          p50: c.lateness.quantile(0.5),
+          p99: c.lateness.quantile(0.99),
+          max: c.lateness.max,
+          early: c.lateness.negative,
+        },
+      },
+      alive: { watchers: this.userWatchers(), timers: this.timers.size, immediates: this.pendingImmediates, refs: this.refs },
+    };
+    if (options.reset) c.reset(now);
+    return snapshot;
+  }
+
+  /**
+   * Release the epoll fd. Throws ERR_LOOP_BUSY while watchers, timers or immediates remain,
+   * unless `force`: then watchers are closed (their fds are not: they belong to you) and timers
+   * and immediates cancelled. Throws ERR_LOOP_RUNNING inside `run()`.
+   */
+  close(options: { force?: boolean } = {}): void {
+    if (this.closedFlag) return;
+    if (this.mode === 'run' || this.mode === 'sync') {
+      throw new LoopError('ERR_LOOP_RUNNING', 'cannot close a loop while it runs; stop() it first');
+    }
+    const watchers = this.userWatchers();
+    if (watchers + this.timers.size + this.pendingImmediates > 0 && !options.force) {
+      throw new LoopError(
+        'ERR_LOOP_BUSY',
+        `loop has ${watchers} watcher(s), ${this.timers.size} timer(s), ${this.pendingImmediates} immediate(s) open`,
+      );
+    }
+    this.detach();
+    for (const w of this.slots) w?.close();
+    while (this.timers.size > 0) this._stopTimer(this.timers.peek()!);
+    for (const im of this.immediateQueue) this._clearImmediate(im);
+    this.closedFlag = true;
+    sys.close(this.epfd);
+  }
+
+  /** Watchers the user made (the attached driver's own timerfd watcher is not one). */
+  private userWatchers(): number {
+    return this.watcherCount - (this._driver !== null ? 1 : 0);
+  }
+
+  private assertOpen(): void {
+    if (this.closedFlag) throw new LoopError('ERR_LOOP_CLOSED', 'the loop is closed');
+  }
+}
+
+function checkInterest(interest: unknown): void {
+  if (typeof interest !== 'number') throw invalidArgType('interest', 'of type number', interest);
+  if (!Number.isInteger(interest) || interest < -(2 ** 31) || interest > 2 ** 32 - 1) {
+    throw outOfRange('interest', 'an epoll event mask (a 32-bit integer)', interest);
+  }
+}
+
+/** epoll_pwait2 (Linux ≥ 5.11) gives nanosecond timeouts; older kernels say ENOSYS. */
+function probePwait2(epfd: number, events: Uint32Array): boolean {
+  try {
+    sys.epoll_pwait2(epfd, events, 0);
+    return true;
+  } catch (e) {
+    if (sys.isSystemError(e, 'ENOSYS')) return false;
+    throw e;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * An fd registered with a loop's epoll instance.
+ *
+ * Hazards worth knowing (the same as in libuv, mio and asyncio):
+ * - **Spurious events**: a callback may be called when the fd turns out not to be ready after
+ *   all (another reader got there first, or the state changed); non-blocking calls then return
+ *   `sys.EAGAIN`, which is not an error.
+ * - **Draining readiness**: level-triggered (the default) reports the fd again on every iteration
+ *   while it stays ready, so one read per callback is enough. With `EPOLLET`, the callback must
+ *   read or write until `EAGAIN`, or it will not hear about the fd again.
+ * - **Closing**: call `watcher.close()` before closing the fd (EPOLL_CTL_DEL, then close). If
+ *   the fd was closed first, `close()` is still harmless. An fd that was `dup`ed keeps its epoll
+ *   registration alive after `close(fd)` (epoll(7), Q6): close the watcher first.
+ */
+export interface WatcherOwner {
+  _modifyWatcher(w: Watcher, interest: number): void;
+  _closeWatcher(w: Watcher): void;
+  _refWatcher(w: Watcher, ref: boolean): void;
+}
+
+/** Called with the ready event mask (`sys.EPOLLIN`, `EPOLLOUT`, `EPOLLHUP`, …) and the watcher. */
+export type WatchCallback = (events: number, watcher: Watcher) => void;
+
+/**
+ * @example
+ * ```ts
+ * const w = loop.watch(fd, sys.EPOLLIN, (events) => {
+ *   const n = sys.read(fd, buf);
+ *   if (n === 0) { w.close(); sys.close(fd); }
+ * });
+ * ```
+ */
+export class Watcher {
+  /** @internal */ _closed = false;
+  /** @internal */ _refed = true;
+  /**
+   * @internal Set when the fd was closed behind our back and its number now belongs to a newer
+   * watcher: this one must not touch the epoll registration any more.
+   */
+  _orphaned = false;
+  /** Free for the owner of the watcher (libuv's `handle->data`). */
+  data: unknown = undefined;
+
+  /** @internal */
+  constructor(
+    /** @internal */ readonly _owner: WatcherOwner,
+    readonly fd: number,
+    /** The current interest mask. */
+    public interest: number,
+    public callback: WatchCallback,
+    /** The 32-bit token stored in epoll_event.data for this registration. */
+    readonly token: number,
+  ) {}
+
+  /** Change the interest mask (EPOLL_CTL_MOD); also re-arms an EPOLLONESHOT watcher. */
+  modify(interest: number): this {
+    this._owner._modifyWatcher(this, interest);
+    return this;
+  }
+
+  /** Remove the fd from the epoll set (EPOLL_CTL_DEL). Does not close the fd. Idempotent. */
+  close(): void {
+    this._owner._closeWatcher(this);
+  }
+
+  ref(): this {
+    this._owner._refWatcher(this, true);
+    return this;
+  }
+
+  unref(): this {
+    this._owner._refWatcher(this, false);
+    return this;
+  }
+
+  hasRef(): boolean {
+    return this._refed;
+  }
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,233 @@
+// Running the loop: run / runOnce / runNoWait / stop, liveness, microtasks, errors, close.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fdSnapshot, hrms, pkg } from './helpers';
+
+const { Loop, LoopError, sys } = pkg;
+type Loop = InstanceType<typeof Loop>;
+
+let fds: ReturnType<typeof fdSnapshot>;
+let loop: Loop;
+beforeEach(() => {
+  fds = fdSnapshot();
+  loop = new Loop();
+});
+afterEach(() => {
+  loop.close({ force: true });
+  fds.check();
+});
+
+describe('run modes', () => {
+  it('run() resolves when nothing referenced is left; unref’d timers do not count', async () => {
+    let fired = false;
+    loop.setTimeout(() => {
+      throw new Error('unref’d timer must not keep the loop running');
+    }, 50).unref();
+    loop.setTimeout(() => {
+      fired = true;
+    }, 5);
+    const start = hrms();
+    await loop.run();
+    expect(fired).toBe(true);
+    expect(hrms() - start).toBeLessThan(45);
+    expect(loop.alive).toBe(false);
+  });
+
+  it('stop() inside a callback ends run() after the current iteration', async () => {
+    let ticks = 0;
+    const iv = loop.setInterval(() => {
+      if (++ticks === 3) loop.stop();
+    }, 1);
+    await loop.run();
+    expect(ticks).toBe(3);
+    expect(loop.alive).toBe(true); // stopped, not finished
+    await new Promise((r) => setTimeout(r, 5));
+    expect(ticks).toBe(3); // nothing runs while stopped
+    loop.stop();
+    await loop.run(); // a stop() before run() makes it return at once (as uv_stop)
+    expect(ticks).toBe(3);
+    iv.close();
+  });
+
+  it('runNoWait never blocks; runOnce blocks until the nearest timer and runs it', () => {
+    let fired = 0;
+    loop.setTimeout(() => fired++, 30);
+    let start = hrms();
+    expect(loop.runNoWait()).toBe(true);
+    expect(hrms() - start).toBeLessThan(15);
+    expect(fired).toBe(0);
+    start = hrms();
+    expect(loop.runOnce()).toBe(false);
+    expect(hrms() - start).toBeGreaterThanOrEqual(25);
+    expect(fired).toBe(1);
+    // nothing alive: runOnce returns at once instead of sleeping forever
+    start = hrms();
+    expect(loop.runOnce()).toBe(false);
+    expect(hrms() - start).toBeLessThan(15);
+  });
+
+  it('runOnce wakes for I/O before a distant timer', () => {
+    const [r, w] = sys.pipe2(sys.O_NONBLOCK);
+    const t = loop.setTimeout(() => {}, 10_000);
+    let got = 0;
+    const watcher = loop.watch(r, sys.EPOLLIN, () => {
+      got = sys.read(r, Buffer.alloc(8));
+    });
+    sys.write(w, Buffer.from('abc'));
+    const start = hrms();
+    loop.runOnce();
+    expect(got).toBe(3);
+    expect(hrms() - start).toBeLessThan(100);
+    t.close();
+    watcher.close();
+    sys.close(r);
+    sys.close(w);
+  });
+
+  it('refuses to run twice at once, and to run a closed loop', async () => {
+    loop.setTimeout(() => {}, 1);
+    const running = loop.run();
+    expect(() => loop.runOnce()).toThrow(expect.objectContaining({ code: 'ERR_LOOP_RUNNING' }));
+    expect(() => loop.run()).toThrow(LoopError);
+    expect(() => loop.close()).toThrow(expect.objectContaining({ code: 'ERR_LOOP_RUNNING' }));
+    await running;
+    const other = new Loop();
+    other.close();
+    expect(() => other.runOnce()).toThrow(expect.objectContaining({ code: 'ERR_LOOP_CLOSED' }));
+    expect(() => other.setTimeout(() => {}, 1)).toThrow(expect.objectContaining({ code: 'ERR_LOOP_CLOSED' }));
+    other.close(); // idempotent
+  });
+
+  it('now() is cached per iteration, updateTime() refreshes it', () => {
+    const a = loop.now();
+    const b = loop.updateTime();
+    expect(b).toBeGreaterThanOrEqual(a);
+    expect(loop.now()).toBe(b);
+  });
+});
+
+describe('microtasks and Node', () => {
+  it('a handler awaiting a promise resolved by another handler completes while the loop runs', async () => {
+    const log: string[] = [];
+    let resolveIt!: (v: string) => void;
+    const gate = new Promise<string>((r) => {
+      resolveIt = r;
+    });
+    loop.setTimeout(async () => {
+      log.push('waiting');
+      log.push(await gate);
+      process.nextTick(() => log.push('tick after await'));
+    }, 1);
+    loop.setTimeout(() => resolveIt('resolved'), 5);
+    loop.setTimeout(() => log.push('later timer'), 20);
+    await loop.run();
+    expect(log).toEqual(['waiting', 'resolved', 'tick after await', 'later timer']);
+  });
+
+  it('process.nextTick and promise jobs from one iteration run before the next iteration', async () => {
+    const log: string[] = [];
+    loop.setImmediate(() => {
+      log.push('immediate 1');
+      process.nextTick(() => log.push('tick'));
+      Promise.resolve().then(() => log.push('promise'));
+      loop.setImmediate(() => log.push('immediate 2'));
+    });
+    await loop.run();
+    expect(log).toEqual(['immediate 1', 'tick', 'promise', 'immediate 2']);
+  });
+
+  it('stalls Node’s own loop while run() is active: a Node timer waits until run() returns', async () => {
+    let nodeFiredAt = -1;
+    let ourFiredAt = -1;
+    const start = hrms();
+    setTimeout(() => {
+      nodeFiredAt = hrms() - start;
+    }, 5);
+    loop.setTimeout(() => {
+      ourFiredAt = hrms() - start;
+    }, 40);
+    await loop.run();
+    expect(ourFiredAt).toBeGreaterThanOrEqual(40);
+    expect(nodeFiredAt).toBe(-1); // due at 5 ms, but Node's loop never got the thread
+    await new Promise((r) => setTimeout(r, 0));
+    expect(nodeFiredAt).toBeGreaterThanOrEqual(40);
+  });
+});
+
+describe('errors in callbacks', () => {
+  it('reach the "error" listener, and the rest of the iteration still runs', async () => {
+    const errors: unknown[] = [];
+    loop.on('error', (e) => errors.push(e));
+    const ran: string[] = [];
+    loop.setTimeout(() => {
+      throw new Error('one');
+    }, 1);
+    loop.setTimeout(() => ran.push('after'), 1);
+    loop.setImmediate(() => {
+      throw new Error('two');
+    });
+    await loop.run();
+    expect(ran).toEqual(['after']);
+    expect(errors.map((e) => (e as Error).message)).toEqual(['two', 'one']);
+  });
+
+  it('without a listener, reject run() after the iteration completes; the loop can run again', async () => {
+    const ran: string[] = [];
+    const [r, w] = sys.pipe2(sys.O_NONBLOCK);
+    sys.write(w, Buffer.from('x'));
+    const watcher = loop.watch(r, sys.EPOLLIN, () => {
+      sys.read(r, Buffer.alloc(1));
+      throw new Error('from a watcher');
+    });
+    loop.setImmediate(() => ran.push('immediate'));
+    loop.setTimeout(() => ran.push('timer'), 0);
+    await expect(loop.run()).rejects.toThrow('from a watcher');
+    expect(ran).toEqual(['immediate', 'timer']); // the whole iteration ran first
+    watcher.close();
+    loop.setTimeout(() => ran.push('again'), 0);
+    await loop.run();
+    expect(ran).toEqual(['immediate', 'timer', 'again']);
+    // several in one iteration: one AggregateError, none lost
+    loop.setImmediate(() => {
+      throw new Error('a');
+    });
+    loop.setImmediate(() => {
+      throw new Error('b');
+    });
+    const err = await loop.run().catch((e) => e);
+    expect(err).toBeInstanceOf(AggregateError);
+    expect((err as AggregateError).errors.map((e: Error) => e.message)).toEqual(['a', 'b']);
+    // runOnce throws synchronously
+    loop.setImmediate(() => {
+      throw new Error('sync');
+    });
+    expect(() => loop.runOnce()).toThrow('sync');
+    sys.close(r);
+    sys.close(w);
+  });
+});
+
+describe('close', () => {
+  it('refuses while handles are open unless forced, then releases the epoll fd', () => {
+    const l = new Loop();
+    const t = l.setTimeout(() => {}, 1000);
+    expect(() => l.close()).toThrow(expect.objectContaining({ code: 'ERR_LOOP_BUSY' }));
+    t.close();
+    const [r, w] = sys.pipe2(sys.O_NONBLOCK);
+    const watcher = l.watch(r, sys.EPOLLIN, () => {});
+    l.setImmediate(() => {});
+    l.setTimeout(() => {}, 5);
+    l.close({ force: true });
+    expect(l.closed).toBe(true);
+    expect(watcher.closed).toBe(true);
+    expect(l.alive).toBe(false);
+    expect(sys.isNonBlocking(r)).toBe(true); // the user's fds stay open
+    sys.close(r);
+    sys.close(w);
+    expect(() => sys.fcntl(l.epfd, sys.F_GETFD)).toThrow(/EBADF/);
+  });
+
+  it('rejects bad options', () => {
+    expect(() => new Loop({ maxEvents: 0 })).toThrow(RangeError);
+    expect(() => new Loop({ maxEvents: 1.5 })).toThrow(RangeError);
+  });
+});
