@@ -35,7 +35,7 @@ static void OnReadable(uv_poll_t* poll, int status, int /*events*/) {
   auto* h = static_cast<UvPollHandle*>(poll->data);
   Napi::Env env(h->env);
   Napi::HandleScope scope(env);
-  napi_value recv = env.Undefined();
+  napi_value recv = env.Global();  // must be an object: napi_make_callback converts it
   napi_value arg = Napi::Number::New(env, status);
   napi_value result;
   napi_status s = napi_make_callback(h->env, h->context, recv, h->callback.Value(), 1, &arg, &result);

@@ -113,3 +113,34 @@ export function spin(ms: number): void {
 export function hrms(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
+
+/** The package root, for child scripts that `require` it. */
+export const packageDir = new URL('..', import.meta.url).pathname;
+
+/**
+ * Runs `code` in a fresh `node` process (CommonJS, with `pkg` = require('epoll-reactor') in
+ * scope); resolves with its exit code, output and wall time.
+ */
+export async function runScript(
+  code: string,
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }> {
+  const { spawn } = await import('node:child_process');
+  const start = hrms();
+  const child = spawn(process.execPath, ['-e', `const pkg = require(${JSON.stringify(packageDir)});\n${code}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+  const [exitCode, signal] = await new Promise<[number | null, string | null]>((r) => child.on('close', (c, s) => r([c, s])));
+  clearTimeout(timer);
+  return { code: exitCode, signal, stdout, stderr, ms: hrms() - start };
+}

@@ -1,0 +1,217 @@
+// The attached driver: our loop inside Node's libuv loop (uv_poll_t on the epoll fd, timers on a
+// timerfd in our own set).
+import { readFile } from 'node:fs/promises';
+import * as net from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fdSnapshot, hrms, pkg, runScript, sleep, spin, tcpPair } from './helpers';
+
+const { Loop, sys } = pkg;
+type Loop = InstanceType<typeof Loop>;
+
+let fds: ReturnType<typeof fdSnapshot>;
+let loop: Loop;
+beforeEach(() => {
+  fds = fdSnapshot();
+  loop = new Loop();
+});
+afterEach(() => {
+  loop.close({ force: true });
+  fds.check();
+});
+
+describe('attach()', () => {
+  it('runs our timers, watchers and immediates beside Node timers, fs.promises and net', async () => {
+    loop.attach();
+    expect(loop.driver).toBe('attached');
+    const log: string[] = [];
+    // Node's own: a timer, a file read (thread pool), a TCP echo over Node's net
+    const nodeTimer = new Promise<void>((r) => setTimeout(() => r(log.push('node timer') as never), 5));
+    const file = readFile('/proc/self/status', 'utf8').then((s) => log.push(`fs ${s.length > 0}`));
+    const server = net.createServer((s) => s.pipe(s)).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const echo = new Promise<void>((resolve) => {
+      const c = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1', () => c.write('hi'));
+      c.on('data', (d) => {
+        log.push(`node net ${d}`);
+        c.end();
+        resolve();
+      });
+    });
+    // ours: a timer, an immediate, a watcher on a socket
+    const ours = new Promise<void>((r) => loop.setTimeout(() => r(log.push('our timer') as never), 10));
+    const imm = new Promise<void>((r) => loop.setImmediate(() => r(log.push('our immediate') as never)));
+    const [a, b] = tcpPair();
+    const watched = new Promise<void>((resolve) => {
+      const w = loop.watch(b, sys.EPOLLIN, () => {
+        const buf = Buffer.alloc(8);
+        log.push(`our watcher ${buf.subarray(0, sys.read(b, buf))}`);
+        w.close();
+        resolve();
+      });
+    });
+    sys.write(a, Buffer.from('yo'));
+    await Promise.all([nodeTimer, file, echo, ours, imm, watched]);
+    expect(log.sort()).toEqual(
+      ['fs true', 'node net hi', 'node timer', 'our immediate', 'our timer', 'our watcher yo'].sort(),
+    );
+    server.close();
+    sys.close(a);
+    sys.close(b);
+    loop.detach();
+    expect(loop.driver).toBe('none');
+  });
+
+  it('fires our timers on time from inside Node’s loop, never early', async () => {
+    loop.attach();
+    const lateness: number[] = [];
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => {
+        const delay = 1 + (i % 20) + (i % 3) / 3;
+        const start = hrms();
+        return new Promise<void>((r) =>
+          loop.setTimeout(() => {
+            lateness.push(hrms() - start - delay);
+            r();
+          }, delay),
+        );
+      }),
+    );
+    expect(Math.min(...lateness)).toBeGreaterThanOrEqual(0);
+    expect(loop.stats().timers.lateness.early).toBe(0);
+    loop.detach();
+  });
+
+  it('drains process.nextTick then promise jobs after each batch, as after Node’s own callbacks', async () => {
+    loop.attach();
+    const log: string[] = [];
+    await new Promise<void>((done) => {
+      loop.setTimeout(() => {
+        log.push('timer');
+        Promise.resolve().then(() => log.push('promise'));
+        process.nextTick(() => log.push('tick'));
+        loop.setImmediate(() => {
+          log.push('immediate');
+          done();
+        });
+      }, 1);
+    });
+    expect(log).toEqual(['timer', 'tick', 'promise', 'immediate']);
+    loop.detach();
+  });
+
+  it('detach() hands the loop back: run() works again, and re-attaching works', async () => {
+    loop.attach();
+    expect(() => loop.runOnce()).toThrow(expect.objectContaining({ code: 'ERR_LOOP_ATTACHED' }));
+    expect(() => loop.attach()).toThrow(expect.objectContaining({ code: 'ERR_LOOP_ATTACHED' }));
+    loop.detach();
+    let fired = 0;
+    loop.setTimeout(() => fired++, 1);
+    await loop.run();
+    loop.attach();
+    await new Promise<void>((r) => loop.setTimeout(() => r(void fired++), 1));
+    expect(fired).toBe(2);
+    loop.stop(); // on an attached loop: detach
+    expect(loop.driver).toBe('none');
+  });
+
+  it('does not spin: 1,000 idle watched sockets and an idle timer cost ~0 CPU', async () => {
+    loop.attach();
+    const listener = sys.socket(sys.AF_INET, sys.SOCK_STREAM | sys.SOCK_NONBLOCK);
+    sys.bind(listener, '127.0.0.1', 0);
+    sys.listen(listener, 2048);
+    const port = sys.getsockname(listener).port;
+    const socks: number[] = [];
+    const watchers = [];
+    for (let i = 0; i < 1000; i++) {
+      const c = sys.socket(sys.AF_INET, sys.SOCK_STREAM | sys.SOCK_NONBLOCK);
+      sys.connect(c, '127.0.0.1', port);
+      socks.push(c);
+      watchers.push(loop.watch(c, sys.EPOLLIN | sys.EPOLLRDHUP, () => {}));
+    }
+    const timer = loop.setTimeout(() => {}, 60_000);
+    await sleep(200); // let connections settle (EPOLLOUT is not in the interest set)
+    const cpu0 = process.cpuUsage();
+    const wake0 = loop.stats().iterations;
+    const t0 = hrms();
+    await sleep(2000);
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    const wall = hrms() - t0;
+    expect(loop.stats().iterations - wake0).toBe(0); // not one wake-up while idle
+    expect(cpuMs / wall).toBeLessThan(0.05); // generous: the test runner shares the process
+    timer.close();
+    for (const w of watchers) w.close();
+    for (const s of socks) sys.close(s);
+    sys.close(listener);
+    loop.detach();
+  });
+});
+
+describe('process lifetime, as a Node handle', () => {
+  it('keeps `node -e` alive until our timer fires, then lets it exit', async () => {
+    const r = await runScript(`
+      const l = new pkg.Loop().attach();
+      const t0 = Date.now();
+      l.setTimeout(() => console.log('fired after', Date.now() - t0), 300);
+    `);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/fired after \d+/);
+    expect(Number(r.stdout.match(/\d+/)![0])).toBeGreaterThanOrEqual(300);
+  });
+
+  it('exits at once when only unref’d work is left', async () => {
+    const r = await runScript(`
+      const l = new pkg.Loop().attach();
+      l.setTimeout(() => console.log('must not fire'), 5000).unref();
+      const [rd] = pkg.sys.pipe2(pkg.sys.O_NONBLOCK);
+      l.watch(rd, pkg.sys.EPOLLIN, () => {}).unref();
+    `);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.ms).toBeLessThan(3000);
+  });
+
+  it('the default loop attaches by itself: a script written as for Node just runs', async () => {
+    const r = await runScript(`
+      const { loop } = pkg;
+      loop.setTimeout(() => console.log('default loop ran', loop.driver), 50);
+    `);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe('default loop ran attached');
+  });
+
+  it('surfaces a callback’s exception as uncaughtException and stays consistent', async () => {
+    const r = await runScript(`
+      const l = new pkg.Loop().attach();
+      let n = 0;
+      process.on('uncaughtException', (e) => console.log('caught', e.message));
+      const iv = l.setInterval(() => {
+        n++;
+        if (n === 2) throw new Error('boom ' + n);
+        if (n === 4) { iv.close(); console.log('done', n); }
+      }, 5);
+    `);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('caught boom 2\ndone 4\n');
+  });
+
+  it('without a handler, the exception ends the process like any Node callback’s', async () => {
+    const r = await runScript(`
+      const l = new pkg.Loop().attach();
+      l.setTimeout(() => { throw new Error('unhandled in our timer'); }, 5);
+    `);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('unhandled in our timer');
+  });
+});
+
+describe('busy callbacks', () => {
+  it('a busy Node callback delays our timers but never makes them early', async () => {
+    loop.attach();
+    const start = hrms();
+    const fired = new Promise<number>((r) => loop.setTimeout(() => r(hrms() - start), 5));
+    setImmediate(() => spin(30));
+    expect(await fired).toBeGreaterThanOrEqual(30);
+    loop.detach();
+  });
+});
