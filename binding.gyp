@@ -10,7 +10,8 @@
         "native/fd.cc",
         "native/time.cc",
         "native/socket.cc",
-        "native/attach.cc"
+        "native/attach.cc",
+        "native/batch.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -19,12 +20,7 @@
       "cflags": ["-Wall", "-Wextra", "-fvisibility=hidden"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-fvisibility=hidden"],
       "conditions": [
-        ["OS!='linux'", { "type": "none" }],
-        ["'<!(echo $EPOLL_REACTOR_SANITIZE)'=='1'", {
-          "cflags": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"],
-          "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"],
-          "ldflags": ["-fsanitize=address,undefined"]
-        }]
+        ["OS!='linux'", { "type": "none" }]
       ]
     }
   ]

@@ -3,10 +3,12 @@
  *
  * - `sys`: the syscalls, 1:1 (lib/sys)
  * - `Loop`, `loop`: the reactor (lib/reactor)
+ * - `net`: TCP and Unix stream sockets (lib/net)
  * @module
  */
+import * as net from './net/index';
 import * as sys from './sys/index';
 
 export { LoopError } from './errors';
 export { Immediate, Loop, type LoopOptions, type LoopStatsSnapshot, loop, TIMEOUT_MAX, Timer, type WatchCallback, Watcher } from './reactor/index';
-export { sys };
+export { net, sys };

@@ -11,11 +11,13 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Runs before the instance data is freed (cleanup hooks run in reverse order of registration).
   env.AddCleanupHook([data]() { CloseAllPolls(data); });
   InitConstants(env, exports);
+  InitErrors(env, exports);
   InitEpoll(env, exports);
   InitFd(env, exports);
   InitTime(env, exports);
   InitSocket(env, exports);
   InitAttach(env, exports);
+  InitBatch(env, exports);
   return exports;
 }
 

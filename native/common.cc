@@ -12,7 +12,7 @@ namespace er {
 
 AddonData* Data(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
 
-void ThrowErrno(Napi::Env env, int err, const char* syscall) {
+Napi::Error MakeErrno(Napi::Env env, int err, const char* syscall) {
   // libuv's names and messages (uv errors are -errno on Linux) so ours read exactly like Node's.
   char name[64];
   char text[256];
@@ -23,7 +23,20 @@ void ThrowErrno(Napi::Env env, int err, const char* syscall) {
   e.Set("errno", Napi::Number::New(env, -err));
   e.Set("code", Napi::String::New(env, name));
   e.Set("syscall", Napi::String::New(env, syscall));
-  throw e;
+  return e;
+}
+
+void ThrowErrno(Napi::Env env, int err, const char* syscall) { throw MakeErrno(env, err, syscall); }
+
+// makeSystemError(errno, syscall): the same error, for errors that arrive as numbers (SO_ERROR).
+static Napi::Value MakeSystemError(const Napi::CallbackInfo& info) {
+  int err = static_cast<int>(ArgInt(info, 0, "errno", 1, 4095));
+  std::string syscall = ArgString(info, 1, "syscall");
+  return MakeErrno(info.Env(), err, syscall.c_str()).Value();
+}
+
+void InitErrors(Napi::Env /*env*/, Napi::Object exports) {
+  exports.Set("makeSystemError", Napi::Function::New(exports.Env(), MakeSystemError, "makeSystemError"));
 }
 
 static std::string Describe(Napi::Value v) {
@@ -65,8 +78,9 @@ void ThrowArgRange(Napi::Env env, const char* name, const std::string& expected,
 }
 
 static int64_t CheckedInt(Napi::Env env, Napi::Value v, const char* name, int64_t min, int64_t max) {
-  if (!v.IsNumber()) ThrowArgType(env, name, "of type number", v);
-  double d = v.As<Napi::Number>().DoubleValue();
+  // One Node-API call on the hot path: it fails with napi_number_expected for a non-number.
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) ThrowArgType(env, name, "of type number", v);
   if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || std::trunc(d) != d) {
     ThrowArgRange(env, name, "an integer >= " + std::to_string(min) + " and <= " + std::to_string(max), v);
   }
@@ -93,13 +107,11 @@ std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name
 }
 
 Bytes BytesOf(Napi::Env env, napi_value v, const char* name) {
-  bool is_ta = false;
-  napi_is_typedarray(env, v, &is_ta);
-  if (is_ta) {
-    napi_typedarray_type type;
-    size_t length;
-    void* data;
-    napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr);
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  // One call on the hot path: it fails (napi_invalid_arg) when v is not a TypedArray.
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) == napi_ok) {
     size_t elem = 1;
     switch (type) {
       case napi_int16_array: case napi_uint16_array: elem = 2; break;
@@ -114,8 +126,6 @@ Bytes BytesOf(Napi::Env env, napi_value v, const char* name) {
   bool is_dv = false;
   napi_is_dataview(env, v, &is_dv);
   if (is_dv) {
-    size_t length;
-    void* data;
     napi_get_dataview_info(env, v, &length, &data, nullptr, nullptr);
     return Bytes{static_cast<uint8_t*>(data), data ? length : 0};
   }
@@ -164,13 +174,27 @@ int ArgIov(const Napi::CallbackInfo& info, size_t i) {
   uint32_t count = arr.Length();
   if (count > IOV_MAX) count = IOV_MAX;
   AddonData* d = Data(env);
-  if (d->iov.size() < count) d->iov.resize(count);
-  if (d->values.size() < count) d->values.resize(count);
+  // d->values is used as a stack: a getter run by arr.Get may call readv/writev/sendmsg again,
+  // and that nested call must take the slots above ours, not overwrite ours with values of its
+  // own handle scope, dead once it returns. The vector only reallocates when it grows; we index it
+  // afresh after every Get. The guard pops our slots on every way out, exceptions included.
+  size_t base = d->values.size();
+  struct Pop {
+    std::vector<napi_value>& v;
+    size_t n;
+    ~Pop() { v.resize(n); }
+  } pop{d->values, base};
+  d->values.resize(base + count);
   // Two passes: reading an element may run a getter, and a getter may detach a buffer already
   // looked at. Only once every element is in hand are the pointers taken.
-  for (uint32_t k = 0; k < count; k++) d->values[k] = arr.Get(k);
   for (uint32_t k = 0; k < count; k++) {
-    Bytes b = BytesOf(env, d->values[k], "buffers[i]");
+    napi_value v = arr.Get(k);
+    d->values[base + k] = v;
+  }
+  // No JavaScript runs from here to the caller's syscall, so the iovec scratch needs no stack.
+  if (d->iov.size() < count) d->iov.resize(count);
+  for (uint32_t k = 0; k < count; k++) {
+    Bytes b = BytesOf(env, d->values[base + k], "buffers[i]");
     d->iov[k].iov_base = b.data;
     d->iov[k].iov_len = b.len;
   }

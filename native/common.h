@@ -38,6 +38,7 @@ AddonData* Data(Napi::Env env);
 // Throws an Error shaped like Node's SystemError:
 //   message "EBADF: bad file descriptor, epoll_ctl", code "EBADF", errno -9, syscall "epoll_ctl".
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall);
+Napi::Error MakeErrno(Napi::Env env, int err, const char* syscall);
 
 // TypeError with code ERR_INVALID_ARG_TYPE, naming the argument.
 [[noreturn]] void ThrowArgType(Napi::Env env, const char* name, const char* expected, Napi::Value got);
@@ -83,11 +84,13 @@ int ArgIov(const Napi::CallbackInfo& info, size_t i);
 
 // Registration of each syscall family (one file each).
 void InitConstants(Napi::Env env, Napi::Object exports);
+void InitErrors(Napi::Env env, Napi::Object exports);
 void InitEpoll(Napi::Env env, Napi::Object exports);
 void InitFd(Napi::Env env, Napi::Object exports);
 void InitTime(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
 void InitAttach(Napi::Env env, Napi::Object exports);
+void InitBatch(Napi::Env env, Napi::Object exports);
 
 inline void SetFn(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback cb) {
   exports.Set(name, Napi::Function::New(env, cb, name));

@@ -76,27 +76,32 @@ static Napi::Value Eventfd(const Napi::CallbackInfo& info) {
 }
 
 // The counter as a number (exact up to 2^53), or -EAGAIN.
+// read(2) and write(2) themselves, not glibc's eventfd_read/eventfd_write: those return -1 with
+// errno left as it was on a short transfer (EOF, or an fd that is not an eventfd), which would
+// surface as a bogus error, or as a false EAGAIN. A short transfer is EINVAL, as for timerfd_read.
 static Napi::Value EventfdRead(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   eventfd_t value;
-  int r;
-  do r = eventfd_read(fd, &value); while (r < 0 && errno == EINTR);
-  if (r < 0) {
+  ssize_t n;
+  do n = read(fd, &value, sizeof value); while (n < 0 && errno == EINTR);
+  if (n < 0) {
     if (errno == EAGAIN) return Napi::Number::New(info.Env(), -EAGAIN);
     ThrowErrno(info.Env(), errno, "eventfd_read");
   }
+  if (n != sizeof value) ThrowErrno(info.Env(), EINVAL, "eventfd_read");
   return Napi::Number::New(info.Env(), static_cast<double>(value));
 }
 
 static Napi::Value EventfdWrite(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   eventfd_t value = static_cast<eventfd_t>(ArgInt(info, 1, "value", 0, INT64_C(9007199254740991)));
-  int r;
-  do r = eventfd_write(fd, value); while (r < 0 && errno == EINTR);
-  if (r < 0) {
+  ssize_t n;
+  do n = write(fd, &value, sizeof value); while (n < 0 && errno == EINTR);
+  if (n < 0) {
     if (errno == EAGAIN) return Napi::Number::New(info.Env(), -EAGAIN);
     ThrowErrno(info.Env(), errno, "eventfd_write");
   }
+  if (n != sizeof value) ThrowErrno(info.Env(), EINVAL, "eventfd_write");
   return Napi::Number::New(info.Env(), 0);
 }
 

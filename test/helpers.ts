@@ -144,3 +144,53 @@ export async function runScript(
   clearTimeout(timer);
   return { code: exitCode, signal, stdout, stderr, ms: hrms() - start };
 }
+
+type Drivers = 'attached' | 'standalone';
+export const drivers: Drivers[] = ['attached', 'standalone'];
+
+/**
+ * Runs `scenario` on a fresh loop with the given driver and resolves with its result: attached
+ * (inside Node's loop), or standalone (`loop.run()` until nothing is left). The scenario must use
+ * only the loop (net, loop timers): Node's own timers are stalled under the standalone driver.
+ */
+export async function onLoop<T>(driver: Drivers, scenario: (loop: InstanceType<typeof pkg.Loop>) => Promise<T>): Promise<T> {
+  const loop = new pkg.Loop();
+  try {
+    if (driver === 'attached') {
+      loop.attach();
+      return await scenario(loop);
+    }
+    const result = scenario(loop);
+    result.catch(() => {}); // observed below, after run()
+    // Node's timers cannot fire while run() sleeps: a watchdog on the loop itself ends a hung one.
+    let hung = false;
+    const watchdog = loop
+      .setTimeout(() => {
+        hung = true;
+        loop.stop();
+      }, 20_000)
+      .unref();
+    await loop.run();
+    watchdog.close();
+    if (hung) throw new Error('the scenario did not finish within 20 s (standalone loop stopped)');
+    return await result;
+  } finally {
+    loop.close({ force: true });
+  }
+}
+
+/** Resolves with the first emission of `event` (rejects on 'error' when `event` is not 'error'). */
+export function once<T = unknown>(emitter: NodeJS.EventEmitter, event: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onEvent = (v: T) => {
+      emitter.off('error', onError);
+      resolve(v);
+    };
+    const onError = (e: unknown) => {
+      emitter.off(event, onEvent);
+      reject(e);
+    };
+    emitter.once(event, onEvent);
+    if (event !== 'error') emitter.once('error', onError);
+  });
+}

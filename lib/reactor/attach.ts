@@ -12,6 +12,7 @@
  */
 import * as sys from '../sys/index';
 import { type AttachHandle, native } from '../sys/native';
+import { monotonicMs } from './clock';
 import type { Loop } from './loop';
 import type { Watcher } from './watcher';
 
@@ -38,7 +39,7 @@ export class AttachedDriver {
   /** libuv saw our epoll fd readable (or our timerfd fired inside it): one non-blocking turn. */
   private readonly onReadable = (): void => {
     try {
-      this.loop._turn(0);
+      this.loop._turn(0, monotonicMs());
     } finally {
       this.loop._afterAttachedTurn();
       if (this.loop._driver === this) this.wake();

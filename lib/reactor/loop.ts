@@ -23,11 +23,14 @@ import * as sys from '../sys/index';
 import { AttachedDriver } from './attach';
 import { monotonicMs } from './clock';
 import { LoopCounters, type LoopStatsSnapshot } from './stats';
+import { StreamBatch, type StreamOwner } from './stream-batch';
 import { Immediate, normalizeDelay, Timer, type TimerCallback, TimerState } from './timer';
 import { TimerHeap } from './timer-heap';
 import { type WatchCallback, Watcher } from './watcher';
 
 const { epoll_ctl, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL } = sys;
+/** Events after which a stream has something to read: data, EOF, or an error to collect. */
+const READABLE = sys.EPOLLIN | sys.EPOLLRDHUP | sys.EPOLLHUP | sys.EPOLLERR;
 
 /** The largest timeout epoll_wait takes, in ms. Longer sleeps are taken in several waits. */
 const INT_MAX = 2 ** 31 - 1;
@@ -35,6 +38,8 @@ const INT_MAX = 2 ** 31 - 1;
 const SLOT_BITS = 20;
 const SLOT_MASK = (1 << SLOT_BITS) - 1;
 const GENERATIONS = 1 << (32 - SLOT_BITS);
+/** A settled promise: `.then` on it is the cheapest way to queue a microtask. */
+const RESOLVED = Promise.resolve();
 
 export interface LoopOptions {
   /** Events fetched per epoll_wait (default 1024). */
@@ -62,7 +67,10 @@ export class Loop extends EventEmitter {
   private readonly releasedInBatch: number[] = [];
   private readonly byFd: (Watcher | undefined)[] = [];
   private watcherCount = 0;
+  private streamCount = 0;
   private dispatching = false;
+  /** @internal Batched reads and writes of stream watchers (net sockets). */
+  readonly _streams = new StreamBatch();
 
   // ── timers and immediates ──
   private readonly timers = new TimerHeap<Timer>();
@@ -71,12 +79,17 @@ export class Loop extends EventEmitter {
   private immediateQueue: Immediate[] = [];
   private spareQueue: Immediate[] = [];
   private pendingImmediates = 0;
+  /** Callbacks deferred to the next iteration (libuv's pending/closing callbacks). */
+  private deferredFns: ((arg: unknown) => void)[] = [];
+  private deferredArgs: unknown[] = [];
 
   // ── lifetime ──
   private refs = 0;
   private time: number;
   private stopRequested = false;
   private closedFlag = false;
+  /** @internal True while close({ force }) tears the handles down. */
+  _closing = false;
   private mode: Mode = 'idle';
   private inTurn = false;
   private readonly errors: unknown[] = [];
@@ -146,6 +159,15 @@ export class Loop extends EventEmitter {
     return w;
   }
 
+  /**
+   * @internal Make `w` a stream watcher: when it is readable, the loop reads it in the batch
+   * read of the iteration and hands the bytes to `owner._onRead` before calling `w.callback`.
+   */
+  _setStream(w: Watcher, owner: StreamOwner): void {
+    if (w._stream === null && !w._closed) this.streamCount++;
+    w._stream = owner;
+  }
+
   /** @internal */
   _modifyWatcher(w: Watcher, interest: number): void {
     if (w._closed || w._orphaned) {
@@ -161,6 +183,7 @@ export class Loop extends EventEmitter {
     if (w._closed) return;
     w._closed = true;
     this.watcherCount--;
+    if (w._stream !== null) this.streamCount--;
     if (w._refed) this.addRefs(-1);
     const slot = w.token & SLOT_MASK;
     this.slots[slot] = undefined;
@@ -289,6 +312,34 @@ export class Loop extends EventEmitter {
     if (im._pending) this.addRefs(ref ? 1 : -1);
   }
 
+  /**
+   * @internal Run `fn(arg)` at the start of the next iteration, after the promise jobs and
+   * nextTicks of this one — where Node's `'close'` events come from (a handle's close callback).
+   * Keeps the loop alive until it has run.
+   */
+  _defer<T>(fn: (arg: T) => void, arg: T): void {
+    this.assertOpen();
+    this.deferredFns.push(fn as (arg: unknown) => void);
+    this.deferredArgs.push(arg);
+    this.addRefs(1);
+    if (this.deferredFns.length === 1) this.scheduleChanged();
+  }
+
+  private runDeferred(): void {
+    const fns = this.deferredFns;
+    const args = this.deferredArgs;
+    this.deferredFns = [];
+    this.deferredArgs = [];
+    for (let i = 0; i < fns.length; i++) {
+      this.addRefs(-1);
+      try {
+        fns[i]!(args[i]);
+      } catch (e) {
+        this.report(e);
+      }
+    }
+  }
+
   // ══ Time and timeout ════════════════════════════════════════════════════════════════════
 
   /** The loop's cached CLOCK_MONOTONIC time in ms, updated once per phase (like `uv_now`). */
@@ -312,7 +363,7 @@ export class Loop extends EventEmitter {
   }
 
   private timeoutAt(now: number): number {
-    if (this.stopRequested || this.pendingImmediates > 0) return 0;
+    if (this.stopRequested || this.pendingImmediates > 0 || this.deferredFns.length > 0 || this._streams.pendingWrites > 0) return 0;
     const first = this.timers.peek();
     if (first === undefined) return -1;
     const ms = first.deadline - now;
@@ -324,23 +375,33 @@ export class Loop extends EventEmitter {
 
   // ══ Iteration ═══════════════════════════════════════════════════════════════════════════
 
-  /** @internal One iteration: poll with `timeout` (ms, −1 = block), then the phases. */
-  _turn(timeout: number): void {
+  /**
+   * @internal One iteration: poll with `timeout` (ms, −1 = block), then the phases. `now` is the
+   * clock reading the timeout was computed from (it starts the asleep/awake accounting);
+   * `polled` ≥ 0 means the poll was already done and found that many events.
+   */
+  _turn(timeout: number, now: number, polled = -1): void {
     this.inTurn = true;
     const c = this._counters;
     c.iterations++;
-    const before = monotonicMs();
-    const n = this.poll(timeout);
-    this.time = monotonicMs();
-    c.asleepMs += this.time - before;
+    // `polled`: the events are already in the array (run() looked before sleeping).
+    const n = polled >= 0 ? polled : this.poll(timeout);
+    let time = monotonicMs();
+    c.asleepMs += time - now;
+    this.time = time;
+    const deferred = this.deferredFns.length;
+    if (deferred > 0) this.runDeferred();
     if (n > 0) this.dispatch(n);
     const immediates = this.runImmediates();
-    this.time = monotonicMs();
+    // Callbacks ran: read the clock again, so timers fire (and lateness is measured) at the
+    // time they really run.
+    if (n > 0 || immediates > 0 || deferred > 0) this.time = time = monotonicMs();
     const fired = this.runTimers();
+    if (this._streams.pendingWrites > 0) this.flushStreams();
     // Why did this wait end? Events; else a due timer; else work that needed no sleep; else nothing.
     if (n > 0) c.ioWakeups++;
     else if (fired > 0) c.timerWakeups++;
-    else if (immediates > 0 || timeout === 0) c.immediateWakeups++;
+    else if (immediates > 0 || deferred > 0 || timeout === 0) c.immediateWakeups++;
     else c.emptyWakeups++;
     this.inTurn = false;
     this.throwErrors();
@@ -357,7 +418,20 @@ export class Loop extends EventEmitter {
     const events = this.events;
     const slots = this.slots;
     const c = this._counters;
+    const streams = this._streams;
     this.dispatching = true;
+    // Pass 1: every ready stream that wants its data read is read now, in one native call.
+    if (this.streamCount > 0) {
+      for (let i = 0; i < n; i++) {
+        const token = events[2 * i + 1]!;
+        const w = slots[token & SLOT_MASK];
+        if (w === undefined || w.token !== token || w._closed) continue;
+        const owner = w._stream;
+        if (owner?._wantsRead && events[2 * i]! & READABLE) streams.addRead(owner);
+      }
+      if (streams.pendingReads > 0) streams.readAll();
+    }
+    // Pass 2: callbacks, in the kernel's order.
     for (let i = 0; i < n; i++) {
       const token = events[2 * i + 1]!;
       const w = slots[token & SLOT_MASK];
@@ -368,16 +442,32 @@ export class Loop extends EventEmitter {
         continue;
       }
       try {
+        if (w._stream !== null) {
+          streams.deliverRead(w._stream);
+          if (w._closed) continue;
+        }
         w.callback(events[2 * i]!, w);
       } catch (e) {
         this.report(e);
       }
     }
+    if (this.streamCount > 0) streams.endReads();
     this.dispatching = false;
     c.eventsDelivered += n;
     if (n > c.eventsMax) c.eventsMax = n;
     const released = this.releasedInBatch;
     while (released.length > 0) this.freeSlots.push(released.pop()!);
+  }
+
+  /** Sends what streams wrote during this turn; writes made while settling go out too. */
+  private flushStreams(): void {
+    for (let round = 0; round < 8 && this._streams.pendingWrites > 0; round++) {
+      try {
+        this._streams.flushWrites();
+      } catch (e) {
+        this.report(e);
+      }
+    }
   }
 
   /** Runs the immediates queued before this phase; returns how many ran. */
@@ -517,9 +607,16 @@ export class Loop extends EventEmitter {
   run(): Promise<void> {
     this.enter('run');
     return new Promise<void>((resolve, reject) => {
-      // Each iteration runs as a nextTick callback and schedules the next one through a
-      // microtask: Node then runs, between two iterations, the nextTicks the callbacks queued,
-      // then their promise jobs (the same order as after any Node callback), then the next one.
+      // Each iteration runs as a nextTick callback and schedules the next one through a promise
+      // job: Node then runs, between two iterations, the nextTicks the callbacks queued, then
+      // their promise jobs (the same order as after any Node callback), then the next one.
+      //
+      // Sleeping is different: JavaScript queued by something else (a nextTick queued before
+      // ours, a promise job queued by a later one) must not wait for our wake-up. So before an
+      // iteration may sleep, it first polls without sleeping; if nothing is ready it yields once
+      // to Node with setImmediate — by the time that runs, every nextTick and promise job is
+      // done — and only then sleeps.
+      let mayBlock = false;
       const step = (): void => {
         try {
           if (this.stopRequested || !this.alive) {
@@ -527,13 +624,26 @@ export class Loop extends EventEmitter {
             resolve();
             return;
           }
-          this._turn(this.timeoutAt(monotonicMs()));
+          const now = monotonicMs();
+          const timeout = this.timeoutAt(now);
+          if (timeout === 0 || mayBlock) {
+            mayBlock = false;
+            this._turn(timeout, now);
+          } else {
+            const n = this.poll(0);
+            if (n === 0) {
+              mayBlock = true;
+              setImmediate(step);
+              return;
+            }
+            this._turn(timeout, now, n);
+          }
         } catch (e) {
           this.leave();
           reject(e);
           return;
         }
-        queueMicrotask(queueStep);
+        RESOLVED.then(queueStep);
       };
       const queueStep = (): void => process.nextTick(step);
       queueStep();
@@ -557,8 +667,9 @@ export class Loop extends EventEmitter {
   private runSync(mayBlock: boolean): boolean {
     this.enter('sync');
     try {
-      if (!this.stopRequested && this.alive) this._turn(mayBlock ? this.timeoutAt(monotonicMs()) : 0);
-      else this.time = monotonicMs();
+      const now = monotonicMs();
+      if (!this.stopRequested && this.alive) this._turn(mayBlock ? this.timeoutAt(now) : 0, now);
+      else this.time = now;
     } finally {
       this.leave();
     }
@@ -640,7 +751,7 @@ export class Loop extends EventEmitter {
 
   /** @internal The earliest instant the attached driver must wake at (ms), −1 for never, 0 for now. */
   _wakeDeadline(): number {
-    if (this.stopRequested || this.pendingImmediates > 0) return 0;
+    if (this.stopRequested || this.pendingImmediates > 0 || this.deferredFns.length > 0 || this._streams.pendingWrites > 0) return 0;
     const first = this.timers.peek();
     return first === undefined ? -1 : first.deadline;
   }
@@ -710,8 +821,9 @@ export class Loop extends EventEmitter {
 
   /**
    * Release the epoll fd. Throws ERR_LOOP_BUSY while watchers, timers or immediates remain,
-   * unless `force`: then watchers are closed (their fds are not: they belong to you) and timers
-   * and immediates cancelled. Throws ERR_LOOP_RUNNING inside `run()`.
+   * unless `force`: then sockets and servers on the loop are destroyed (their fds closed),
+   * watchers you made are closed (their fds are not: they belong to you), and timers and
+   * immediates cancelled. Throws ERR_LOOP_RUNNING inside `run()`.
    */
   close(options: { force?: boolean } = {}): void {
     if (this.closedFlag) return;
@@ -726,10 +838,23 @@ export class Loop extends EventEmitter {
       );
     }
     this.detach();
-    for (const w of this.slots) w?.close();
+    this._closing = true;
+    for (const w of this.slots) {
+      if (w === undefined || w._closed) continue;
+      try {
+        w._onLoopClose?.();
+      } catch (e) {
+        this.report(e);
+      }
+      w.close();
+    }
     while (this.timers.size > 0) this._stopTimer(this.timers.peek()!);
     for (const im of this.immediateQueue) this._clearImmediate(im);
+    this.addRefs(-this.deferredFns.length);
+    this.deferredFns = [];
+    this.deferredArgs = [];
     this.closedFlag = true;
+    this._closing = false;
     sys.close(this.epfd);
   }
 

@@ -37,6 +37,7 @@ export interface TimerOwner {
   _refTimer(t: Timer, ref: boolean): void;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a callback of any arity, like Node's timers take
 export type TimerCallback = (...args: any[]) => void;
 
 /**

@@ -12,6 +12,8 @@
  *   the fd was closed first, `close()` is still harmless. An fd that was `dup`ed keeps its epoll
  *   registration alive after `close(fd)` (epoll(7), Q6): close the watcher first.
  */
+import type { StreamOwner } from './stream-batch';
+
 export interface WatcherOwner {
   _modifyWatcher(w: Watcher, interest: number): void;
   _closeWatcher(w: Watcher): void;
@@ -40,6 +42,13 @@ export class Watcher {
   _orphaned = false;
   /** Free for the owner of the watcher (libuv's `handle->data`). */
   data: unknown = undefined;
+  /** @internal A stream whose readable data the loop reads in its batch (see stream-batch.ts). */
+  _stream: StreamOwner | null = null;
+  /**
+   * @internal Called by `loop.close({ force: true })` before the watcher is closed, so that an
+   * owner which also owns the fd (a socket, a server) can close it: nothing leaks.
+   */
+  _onLoopClose: (() => void) | null = null;
 
   /** @internal */
   constructor(

@@ -123,6 +123,15 @@ export interface SystemError extends Error {
   syscall: string;
 }
 
+/**
+ * The SystemError for a positive `errno` that arrived as a number (e.g. from `SO_ERROR`), built
+ * by the same native helper as every thrown one: `makeSystemError(111, 'connect')` is
+ * `ECONNREFUSED: connection refused, connect`.
+ */
+export function makeSystemError(errnoValue: number, syscall: string): SystemError {
+  return native.makeSystemError(errnoValue, syscall) as SystemError;
+}
+
 /** True when `e` is an error thrown by a failing syscall (optionally: with this `code`). */
 export function isSystemError(e: unknown, code?: string): e is SystemError {
   return (
@@ -243,6 +252,23 @@ export const send = native.send;
 export const recv = native.recv;
 /** `ssize_t sendmsg(int fd, …)` with an iovec of `buffers` and `MSG_NOSIGNAL`; −EAGAIN when full. */
 export const sendmsg = native.sendmsg;
+
+// ── batches ────────────────────────────────────────────────────────────────────────────────
+/**
+ * Packed reads of many fds in one native call: fd `fds[i]` reads up to `ranges[2i+1]` bytes
+ * into `buffer` right after the previous fd's bytes (the first at `start`), so the buffer fills
+ * without gaps. On return `ranges[2i]` is where its bytes start and `ranges[2i+1]` the result:
+ * bytes read, 0 for EOF, or −errno (−EAGAIN: not ready; −ENOBUFS: no room left, nothing read).
+ * Nothing throws per fd. Returns the offset past the last byte. The loop reads every ready
+ * socket of an iteration this way.
+ */
+export const read_many = native.read_many;
+/**
+ * `send(fds[i], buffer + ranges[2i], ranges[2i+1], MSG_NOSIGNAL)` for each i < count, in one
+ * native call; `ranges[2i+1]` becomes the result: bytes sent or −errno (−EAGAIN: full). Returns
+ * count. The loop sends the small writes of an iteration this way.
+ */
+export const send_many = native.send_many;
 
 /** Builds `struct linger { int l_onoff; int l_linger; }` for `setsockopt(fd, SOL_SOCKET, SO_LINGER, …)`. */
 export function linger(onoff: boolean, seconds: number): Buffer {

@@ -34,6 +34,7 @@ export interface AttachHandle {
 export interface Native {
   constants: Record<string, number>;
   errno: Record<string, number>;
+  makeSystemError(errno: number, syscall: string): Error;
   epoll_create1(flags?: number): number;
   epoll_ctl(epfd: number, op: number, fd: number, events?: number, data?: number): void;
   epoll_wait(epfd: number, events: Uint32Array, timeoutMs: number): number;
@@ -67,6 +68,8 @@ export interface Native {
   send(fd: number, buffer: Bytes, offset?: number, length?: number, flags?: number): number;
   recv(fd: number, buffer: Bytes, offset?: number, length?: number, flags?: number): number;
   sendmsg(fd: number, buffers: readonly Bytes[]): number;
+  read_many(fds: Int32Array, count: number, buffer: Bytes, ranges: Int32Array, start?: number): number;
+  send_many(fds: Int32Array, count: number, buffer: Bytes, ranges: Int32Array): number;
   attach_start(epfd: number, callback: (status: number) => void): AttachHandle;
   attach_ref(handle: AttachHandle, ref: boolean): void;
   attach_stop(handle: AttachHandle): void;

@@ -1,0 +1,200 @@
+/**
+ * Batched stream I/O: every socket that an iteration finds readable is read with ONE native call,
+ * and every small write made during the iteration is sent with ONE more — libuv's
+ * `uv_read_start` model (the loop reads for you), with the crossings of the JavaScript/native
+ * boundary paid per iteration instead of per socket.
+ *
+ * Reads are packed (`sys.read_many`): each socket's bytes land in the shared read slab right
+ * after the previous socket's, so the slab fills without gaps, and each chunk handed out is a
+ * view no later read will overwrite. A socket reads at most its share of the room left
+ * (between 4 KiB and 64 KiB); one that gets less than it could read stays readable and is
+ * served next iteration (level-triggered), which also keeps a flooding peer from starving the
+ * others.
+ *
+ * Writes (`sys.send_many`): a write made inside an iteration is collected with its socket; when
+ * the iteration's callbacks are done, each socket's writes are copied, in order, into one region
+ * of a reused out buffer, and all regions go out in one call. What a socket's kernel buffer did
+ * not take goes back to that socket's own queue (flushed on EPOLLOUT).
+ */
+import * as sys from '../sys/index';
+
+/** What a stream (net.Socket) gives the batch. */
+export interface StreamOwner {
+  fd: number;
+  /** @internal Whether it wants its readable data read by the loop now. */
+  _wantsRead: boolean;
+  /** @internal This iteration's read: index into the batch, −1 when none. */
+  _readSlot: number;
+  /** @internal Bytes collected by write() in this iteration, not yet sent. */
+  _batchBytes: number;
+  /** @internal Where its writes go in the out buffer during a flush. */
+  _batchCursor: number;
+  /** @internal During a flush: bytes of the batch still to account (or −errno on failure). */
+  _batchSent: number;
+  /** @internal A read result: bytes at slab[start, start + n), 0 = EOF, or −errno. */
+  _onRead(n: number, slab: Buffer, start: number): void;
+  /**
+   * @internal One of its writes of this iteration, in order, after the flush: fully sent
+   * (its callback succeeds), partly sent (the rest is queued), or failed.
+   */
+  _onBatchPiece(buf: Uint8Array, cb: ((e?: Error | null) => void) | undefined): void;
+  /** @internal All of its pieces have been accounted. */
+  _onBatchDone(): void;
+}
+
+const SLAB_SIZE = 256 * 1024;
+/** Below this much room, reads go to a fresh slab (the old one lives on in its chunks). */
+const MIN_ROOM = 64 * 1024;
+const MIN_SHARE = 4 * 1024;
+const MAX_SHARE = 64 * 1024;
+
+export class StreamBatch {
+  private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  private slabUsed = 0;
+  private readFds: Int32Array<ArrayBuffer> = new Int32Array(64);
+  private readRanges: Int32Array<ArrayBuffer> = new Int32Array(128);
+  private readers: StreamOwner[] = [];
+
+  // This iteration's writes, in order: (owner, buffer, callback) triples. Double-buffered: writes
+  // made while a flush settles (a 'drain' listener writing) go to the other set.
+  private owners: StreamOwner[] = [];
+  private bufs: Uint8Array[] = [];
+  private cbs: (((e?: Error | null) => void) | undefined)[] = [];
+  /** Owners with writes, in order of their first write. */
+  private writers: StreamOwner[] = [];
+  private spare: { owners: StreamOwner[]; bufs: Uint8Array[]; cbs: (((e?: Error | null) => void) | undefined)[]; writers: StreamOwner[] } =
+    { owners: [], bufs: [], cbs: [], writers: [] };
+  private out = Buffer.allocUnsafeSlow(64 * 1024);
+  private sendFds: Int32Array<ArrayBuffer> = new Int32Array(64);
+  private sendRanges: Int32Array<ArrayBuffer> = new Int32Array(128);
+
+  /** Pass 1 of dispatch: `owner` is ready to read in this batch. */
+  addRead(owner: StreamOwner): void {
+    const k = this.readers.length;
+    if (k === this.readFds.length) {
+      this.readFds = grow(this.readFds, 2 * k);
+      this.readRanges = grow(this.readRanges, 4 * k);
+    }
+    this.readFds[k] = owner.fd;
+    owner._readSlot = k;
+    this.readers.push(owner);
+  }
+
+  get pendingReads(): number {
+    return this.readers.length;
+  }
+
+  /** One read_many for every socket added since the last call. */
+  readAll(): void {
+    const count = this.readers.length;
+    if (SLAB_SIZE - this.slabUsed < MIN_ROOM) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      this.slabUsed = 0;
+    }
+    const share = Math.min(MAX_SHARE, Math.max(MIN_SHARE, Math.floor((SLAB_SIZE - this.slabUsed) / count)));
+    const ranges = this.readRanges;
+    for (let i = 0; i < count; i++) ranges[2 * i + 1] = share;
+    this.slabUsed = sys.read_many(this.readFds, count, this.slab, ranges, this.slabUsed);
+  }
+
+  /** Pass 2: hands `owner` its read result (if it had one this batch). */
+  deliverRead(owner: StreamOwner): void {
+    const k = owner._readSlot;
+    if (k < 0) return;
+    owner._readSlot = -1;
+    owner._onRead(this.readRanges[2 * k + 1]!, this.slab, this.readRanges[2 * k]!);
+  }
+
+  /** After dispatch: forget this batch's reads (results not delivered are dropped: closed owners). */
+  endReads(): void {
+    const readers = this.readers;
+    for (let i = 0; i < readers.length; i++) readers[i]!._readSlot = -1;
+    readers.length = 0;
+  }
+
+  /** A write during an iteration: collected, sent by flushWrites(). */
+  addWrite(owner: StreamOwner, buf: Uint8Array, cb: ((e?: Error | null) => void) | undefined): void {
+    if (owner._batchBytes === 0) this.writers.push(owner);
+    owner._batchBytes += buf.length;
+    this.owners.push(owner);
+    this.bufs.push(buf);
+    this.cbs.push(cb);
+  }
+
+  get pendingWrites(): number {
+    return this.writers.length;
+  }
+
+  /** One send_many for every socket that wrote in this iteration. */
+  flushWrites(): void {
+    const writers = this.writers;
+    const count = writers.length;
+    if (count === 0) return;
+    const owners = this.owners;
+    const bufs = this.bufs;
+    const cbs = this.cbs;
+    const spare = this.spare;
+    this.owners = spare.owners;
+    this.bufs = spare.bufs;
+    this.cbs = spare.cbs;
+    this.writers = spare.writers;
+    if (count > this.sendFds.length) {
+      this.sendFds = grow(this.sendFds, 2 * count);
+      this.sendRanges = grow(this.sendRanges, 4 * count);
+    }
+    // Lay each writer's bytes out contiguously, in the order of its first write.
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      const w = writers[i]!;
+      this.sendFds[i] = w.fd;
+      this.sendRanges[2 * i] = total;
+      this.sendRanges[2 * i + 1] = w._batchBytes;
+      w._batchCursor = total;
+      total += w._batchBytes;
+    }
+    if (total > this.out.length) this.out = Buffer.allocUnsafeSlow(Math.max(total, 2 * this.out.length));
+    const out = this.out;
+    for (let i = 0; i < owners.length; i++) {
+      const w = owners[i]!;
+      const b = bufs[i]!;
+      out.set(b, w._batchCursor);
+      w._batchCursor += b.length;
+    }
+    // A writer destroyed during the iteration has fd −1: send nothing for it.
+    let live = 0;
+    for (let i = 0; i < count; i++) if (this.sendFds[i]! >= 0) live++;
+    if (live === count) sys.send_many(this.sendFds, count, out, this.sendRanges);
+    else sendSkippingClosed(this.sendFds, count, out, this.sendRanges);
+    // Each writer learns how much went out, then settles its writes one by one, in order.
+    for (let i = 0; i < count; i++) {
+      const w = writers[i]!;
+      w._batchSent = this.sendRanges[2 * i + 1]!;
+      w._batchBytes = 0;
+    }
+    for (let i = 0; i < owners.length; i++) owners[i]!._onBatchPiece(bufs[i]!, cbs[i]);
+    owners.length = 0;
+    bufs.length = 0;
+    cbs.length = 0;
+    for (let i = 0; i < count; i++) writers[i]!._onBatchDone();
+    writers.length = 0;
+    this.spare = { owners, bufs, cbs, writers };
+  }
+}
+
+function grow(a: Int32Array, size: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(size);
+  b.set(a);
+  return b;
+}
+
+/** send_many for the entries whose fd is still open; closed ones get −EBADF. */
+function sendSkippingClosed(fds: Int32Array, count: number, out: Buffer, ranges: Int32Array): void {
+  for (let i = 0; i < count; i++) {
+    if (fds[i]! < 0) {
+      ranges[2 * i + 1] = -sys.errno.EBADF!;
+      continue;
+    }
+    const one = ranges.subarray(2 * i, 2 * i + 2);
+    sys.send_many(fds.subarray(i, i + 1), 1, out, one);
+  }
+}

@@ -1,0 +1,269 @@
+// TCP streams end to end on 127.0.0.1: exact bytes, half-close, backpressure, write callbacks,
+// pause/resume, async iteration — under both drivers.
+import { createHash, randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { drivers, fdSnapshot, onLoop, once, pkg } from './helpers';
+
+const { net } = pkg;
+type Loop = InstanceType<typeof pkg.Loop>;
+type Socket = InstanceType<typeof net.Socket>;
+
+let fds: ReturnType<typeof fdSnapshot>;
+beforeEach(() => {
+  fds = fdSnapshot();
+});
+afterEach(() => fds.check());
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function listen(loop: Loop, onConnection: (s: Socket) => void, options: Record<string, unknown> = {}) {
+  const server = net.createServer({ loop, ...options }, onConnection);
+  server.listen(0, '127.0.0.1');
+  return once(server, 'listening').then(() => ({ server, port: (server.address() as { port: number }).port }));
+}
+
+/** Writes `data` in random-sized pieces, respecting backpressure, then ends. */
+function writeInPieces(loop: Loop, socket: Socket, data: Buffer): void {
+  let off = 0;
+  const next = () => {
+    while (off < data.length) {
+      const n = Math.min(data.length - off, 1 + Math.floor(Math.random() * 70_000));
+      const ok = socket.write(data.subarray(off, off + n));
+      off += n;
+      if (!ok) {
+        socket.once('drain', () => loop.setTimeout(next, Math.random() < 0.3 ? 1 : 0));
+        return;
+      }
+    }
+    socket.end();
+  };
+  next();
+}
+
+/** Collects everything until 'end', pausing now and then to force partial reads. */
+function collect(loop: Loop, socket: Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c) => {
+      chunks.push(c);
+      if (Math.random() < 0.05) {
+        socket.pause();
+        loop.setTimeout(() => socket.resume(), Math.random() * 3);
+      }
+    });
+    socket.on('end', () => resolve(Buffer.concat(chunks)));
+    socket.on('error', reject);
+  });
+}
+
+describe.each(drivers)('streams (%s driver)', (driver) => {
+  it('5 clients × 1 MiB each way: exact bytes, random partial reads and writes, half-close', async () => {
+    const result = await onLoop(driver, async (loop) => {
+      const serverSaw: Promise<string>[] = [];
+      const { server, port } = await listen(
+        loop,
+        (s) => {
+          // each connection: read everything the client sends, then send back 1 MiB and end
+          serverSaw.push(
+            collect(loop, s).then((got) => {
+              const reply = randomBytes(1 << 20);
+              writeInPieces(loop, s, reply);
+              return `${sha(got)}:${sha(reply)}`;
+            }),
+          );
+        },
+        { allowHalfOpen: true },
+      );
+      const clients = Array.from({ length: 5 }, async () => {
+        const c = net.connect({ port, host: '127.0.0.1', loop, allowHalfOpen: true });
+        await once(c, 'connect');
+        const data = randomBytes(1 << 20);
+        const reply = collect(loop, c);
+        writeInPieces(loop, c, data); // ends our side: the server sees EOF, then answers
+        const got = await reply;
+        await once(c, 'close');
+        return { sent: sha(data), got: sha(got), bytes: [c.bytesWritten, c.bytesRead] };
+      });
+      const done = await Promise.all(clients);
+      const saw = await Promise.all(serverSaw);
+      server.close();
+      return { done, saw };
+    });
+    for (const d of result.done) expect(d.bytes).toEqual([1 << 20, 1 << 20]);
+    const sent = result.done.map((d) => d.sent).sort();
+    const got = result.done.map((d) => d.got).sort();
+    expect(result.saw.map((s) => s.split(':')[0]).sort()).toEqual(sent);
+    expect(result.saw.map((s) => s.split(':')[1]).sort()).toEqual(got);
+  });
+
+  it('10,000 × 1 KiB to a peer that does not read, then close: callbacks in order, successes before failures', async () => {
+    const log = await onLoop(driver, async (loop) => {
+      let serverSide!: Socket;
+      const { server, port } = await listen(loop, (s) => {
+        serverSide = s; // never reads
+      });
+      const c = net.connect({ port, host: '127.0.0.1', loop });
+      await once(c, 'connect');
+      const order: string[] = [];
+      let lastOk = -1;
+      let firstFail = -1;
+      const chunk = Buffer.alloc(1024, 7);
+      for (let i = 0; i < 10_000; i++) {
+        c.write(chunk, (err) => {
+          order.push(err ? 'fail' : 'ok');
+          if (err) {
+            if (firstFail < 0) firstFail = i;
+          } else {
+            if (firstFail >= 0) throw new Error('a success after a failure');
+            if (i < lastOk) throw new Error('callbacks out of order');
+            lastOk = i;
+          }
+        });
+      }
+      await new Promise((r) => loop.setTimeout(r, 20));
+      const queued = c.writableLength;
+      c.on('error', () => {});
+      const closed = once(c, 'close');
+      c.destroy();
+      await closed;
+      order.push('close');
+      serverSide.destroy();
+      server.close();
+      return { order, queued, lastOk, firstFail };
+    });
+    expect(log.order).toHaveLength(10_001);
+    expect(log.order.at(-1)).toBe('close'); // every callback before 'close'
+    expect(log.queued).toBeGreaterThan(0); // the peer's window filled: some writes were queued
+    const oks = log.order.indexOf('fail');
+    expect(log.order.slice(0, oks).every((x) => x === 'ok')).toBe(true);
+    expect(log.order.slice(oks, -1).every((x) => x === 'fail')).toBe(true);
+  });
+
+  it('~100 MB then end(): the peer sees every byte, then EOF', async () => {
+    const got = await onLoop(driver, async (loop) => {
+      let received = 0;
+      let ended = false;
+      const { server, port } = await listen(loop, (s) => {
+        s.on('data', (c) => {
+          received += c.length;
+        });
+        s.on('end', () => {
+          ended = true;
+        });
+      });
+      const c = net.connect({ port, host: '127.0.0.1', loop });
+      await once(c, 'connect');
+      const block = Buffer.alloc(1 << 20, 1);
+      let sent = 0;
+      await new Promise<void>((resolve) => {
+        const pump = () => {
+          while (sent < 100) {
+            sent++;
+            if (!c.write(block)) {
+              c.once('drain', pump);
+              return;
+            }
+          }
+          c.end();
+          resolve();
+        };
+        pump();
+      });
+      await once(c, 'close');
+      server.close();
+      await once(server, 'close');
+      return { received, ended, written: c.bytesWritten };
+    });
+    expect(got).toEqual({ received: 100 << 20, ended: true, written: 100 << 20 });
+  });
+
+  it('pause() stops reading (the kernel holds the bytes); resume() delivers them in order', async () => {
+    const got = await onLoop(driver, async (loop) => {
+      const { server, port } = await listen(loop, (s) => {
+        s.write('first|');
+        loop.setTimeout(() => s.end('second'), 20);
+      });
+      const c = net.connect({ port, host: '127.0.0.1', loop });
+      const parts: string[] = [];
+      c.on('data', (d) => {
+        parts.push(d.toString());
+        c.pause();
+        expect(c.isPaused()).toBe(true);
+        loop.setTimeout(() => {
+          parts.push('<resume>');
+          c.resume();
+        }, 50);
+      });
+      await once(c, 'end');
+      server.close();
+      await once(c, 'close');
+      return parts.join('');
+    });
+    expect(got).toBe('first|<resume>second<resume>');
+  });
+
+  it('for await (const chunk of socket) reads to EOF', async () => {
+    const text = await onLoop(driver, async (loop) => {
+      const { server, port } = await listen(loop, (s) => {
+        for (let i = 0; i < 50; i++) s.write(`line ${i}\n`);
+        s.end();
+      });
+      const c = net.connect({ port, host: '127.0.0.1', loop });
+      let all = '';
+      for await (const chunk of c) all += chunk.toString();
+      server.close();
+      return all;
+    });
+    expect(text.split('\n').filter(Boolean)).toHaveLength(50);
+  });
+
+  it('chunks handed to "data" stay valid after the handler returns, even when written back later', async () => {
+    const ok = await onLoop(driver, async (loop) => {
+      const kept: Buffer[] = [];
+      const copies: Buffer[] = [];
+      const { server, port } = await listen(loop, (s) => {
+        s.on('data', (chunk) => {
+          kept.push(chunk);
+          copies.push(Buffer.from(chunk));
+        });
+        s.on('end', () => {
+          // echo everything back, long after the reads
+          for (const k of kept) s.write(k);
+          s.end();
+        });
+      });
+      const c = net.connect({ port, host: '127.0.0.1', loop });
+      const payload = randomBytes(3 << 20);
+      const reply = collect(loop, c);
+      writeInPieces(loop, c, payload);
+      const back = await reply;
+      server.close();
+      return back.equals(payload) && Buffer.concat(kept).equals(Buffer.concat(copies));
+    });
+    expect(ok).toBe(true);
+  });
+
+  it('cork()/uncork() sends several writes together; end() flushes before FIN', async () => {
+    const got = await onLoop(driver, async (loop) => {
+      let text = '';
+      const { server, port } = await listen(loop, (s) => {
+        s.on('data', (d) => {
+          text += d;
+        });
+        s.on('end', () => s.end());
+      });
+      const c = net.connect({ port, host: '127.0.0.1', loop });
+      await once(c, 'connect');
+      c.cork();
+      c.write('a');
+      c.write('b');
+      expect(c.writableLength).toBe(2);
+      c.uncork();
+      c.end('c');
+      await once(c, 'close');
+      server.close();
+      return text;
+    });
+    expect(got).toBe('abc');
+  });
+});
