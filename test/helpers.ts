@@ -123,14 +123,18 @@ export const packageDir = new URL('..', import.meta.url).pathname;
  */
 export async function runScript(
   code: string,
-  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; prefix?: string } = {},
 ): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }> {
   const { spawn } = await import('node:child_process');
   const start = hrms();
-  const child = spawn(process.execPath, ['-e', `const pkg = require(${JSON.stringify(packageDir)});\n${code}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...options.env },
-  });
+  const script = `const pkg = require(${JSON.stringify(packageDir)});\n${code}`;
+  // `prefix`: shell commands run first (e.g. 'ulimit -n 64; '), then node replaces the shell
+  const child = options.prefix
+    ? spawn('bash', ['-c', `${options.prefix} exec "$0" -e "$1"`, process.execPath, script], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...options.env },
+      })
+    : spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => {

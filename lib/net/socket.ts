@@ -170,6 +170,7 @@ export class Socket extends EventEmitter implements StreamOwner {
   private timeoutTimer: Timer | null = null;
   private lastActive = 0;
   private peer: sys.SocketAddress | null = null;
+  private endpoint: Endpoint | null = null;
   /** @internal Set by the Server that accepted this socket. */
   _server: { _connectionClosed(): void } | null = null;
 
@@ -223,6 +224,7 @@ export class Socket extends EventEmitter implements StreamOwner {
       return;
     }
     this.fd = fd;
+    this.endpoint = endpoint;
     this.unix = endpoint.domain === sys.AF_UNIX;
     this.connecting = true;
     this.watcher.data = this;
@@ -236,6 +238,7 @@ export class Socket extends EventEmitter implements StreamOwner {
     const err = sys.getsockopt(this.fd, SOL_SOCKET, SO_ERROR);
     if (err !== 0 || (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLOUT))) {
       const e = sys.makeSystemError(err || sys.errno.ECONNREFUSED!, 'connect');
+      if (this.endpoint !== null) decorate(e, this.endpoint);
       this.destroy(e);
       return;
     }
