@@ -38,6 +38,10 @@ export interface ListenOptions {
 
 export type ConnectionListener = (socket: Socket) => void;
 
+function closeOnLoopClose(watcher: Watcher): void {
+  (watcher.data as Server).close();
+}
+
 function emitClose(server: Server): void {
   server.emit('close');
 }
@@ -135,7 +139,7 @@ export class Server extends EventEmitter {
       throw e;
     }
     this.watcher.data = this;
-    this.watcher._onLoopClose = () => this.close();
+    this.watcher._onLoopClose = closeOnLoopClose;
     if (!this.refed) this.watcher.unref();
     this.fd = fd;
     this.endpoint = endpoint;

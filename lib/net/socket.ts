@@ -75,6 +75,10 @@ function onSocketEvents(events: number, watcher: Watcher): void {
   (watcher.data as Socket)._onEvents(events);
 }
 
+function destroyOnLoopClose(watcher: Watcher): void {
+  (watcher.data as Socket).destroy();
+}
+
 function onNewListener(this: Socket, event: string | symbol): void {
   if (event !== 'data') return;
   this._dataListener = undefined;
@@ -199,7 +203,7 @@ export class Socket extends EventEmitter implements StreamOwner {
     this._wantsRead = true;
     this.watcher = this.loop.watch(fd, EPOLLIN | EPOLLRDHUP, onSocketEvents);
     this.watcher.data = this;
-    this.watcher._onLoopClose = () => this.destroy();
+    this.watcher._onLoopClose = destroyOnLoopClose;
     this.loop._setStream(this.watcher, this);
     this.interest = EPOLLIN | EPOLLRDHUP;
     if (!this.refed) this.watcher.unref();
@@ -228,7 +232,7 @@ export class Socket extends EventEmitter implements StreamOwner {
     this.unix = endpoint.domain === sys.AF_UNIX;
     this.connecting = true;
     this.watcher.data = this;
-    this.watcher._onLoopClose = () => this.destroy();
+    this.watcher._onLoopClose = destroyOnLoopClose;
     this.loop._setStream(this.watcher, this);
     this.interest = EPOLLOUT;
     if (!this.refed) this.watcher.unref();

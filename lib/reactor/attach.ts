@@ -22,11 +22,14 @@ export class AttachedDriver {
   private readonly timerWatcher: Watcher;
   /** The wake-up instant armed on the timerfd (ms), −1 when disarmed. */
   private armed = -1;
+  /** When the last turn ended: the time in between belongs to Node (asleep, or its own work). */
+  private lastEnd = monotonicMs();
 
   constructor(private readonly loop: Loop) {
     this.timerfd = sys.timerfd_create(sys.CLOCK_MONOTONIC, sys.TFD_NONBLOCK);
     try {
       this.timerWatcher = loop.watch(this.timerfd, sys.EPOLLIN, this.onTimerfd).unref();
+      this.timerWatcher._internal = true;
       this.handle = native.attach_start(loop.epfd, this.onReadable);
     } catch (e) {
       sys.close(this.timerfd);
@@ -39,8 +42,9 @@ export class AttachedDriver {
   /** libuv saw our epoll fd readable (or our timerfd fired inside it): one non-blocking turn. */
   private readonly onReadable = (): void => {
     try {
-      this.loop._turn(0, monotonicMs());
+      this.loop._turn(0, this.lastEnd);
     } finally {
+      this.lastEnd = monotonicMs();
       this.loop._afterAttachedTurn();
       if (this.loop._driver === this) this.wake();
     }

@@ -68,6 +68,8 @@ export class Loop extends EventEmitter {
   private readonly byFd: (Watcher | undefined)[] = [];
   private watcherCount = 0;
   private streamCount = 0;
+  /** Events of the loop's own watchers in the current turn (the attached driver's timerfd). */
+  private internalEvents = 0;
   private dispatching = false;
   /** @internal Batched reads and writes of stream watchers (net sockets). */
   readonly _streams = new StreamBatch();
@@ -399,7 +401,9 @@ export class Loop extends EventEmitter {
     const fired = this.runTimers();
     if (this._streams.pendingWrites > 0) this.flushStreams();
     // Why did this wait end? Events; else a due timer; else work that needed no sleep; else nothing.
-    if (n > 0) c.ioWakeups++;
+    const io = n - this.internalEvents;
+    this.internalEvents = 0;
+    if (io > 0) c.ioWakeups++;
     else if (fired > 0) c.timerWakeups++;
     else if (immediates > 0 || deferred > 0 || timeout === 0) c.immediateWakeups++;
     else c.emptyWakeups++;
@@ -441,6 +445,7 @@ export class Loop extends EventEmitter {
         c.eventsStale++;
         continue;
       }
+      if (w._internal) this.internalEvents++;
       try {
         if (w._stream !== null) {
           streams.deliverRead(w._stream);
@@ -453,7 +458,7 @@ export class Loop extends EventEmitter {
     }
     if (this.streamCount > 0) streams.endReads();
     this.dispatching = false;
-    c.eventsDelivered += n;
+    c.eventsDelivered += n - this.internalEvents;
     if (n > c.eventsMax) c.eventsMax = n;
     const released = this.releasedInBatch;
     while (released.length > 0) this.freeSlots.push(released.pop()!);
@@ -842,7 +847,7 @@ export class Loop extends EventEmitter {
     for (const w of this.slots) {
       if (w === undefined || w._closed) continue;
       try {
-        w._onLoopClose?.();
+        w._onLoopClose?.(w);
       } catch (e) {
         this.report(e);
       }

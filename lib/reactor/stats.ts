@@ -64,7 +64,11 @@ export interface LoopStatsSnapshot {
   };
   /** Events delivered to watchers (and dropped as stale). */
   events: { delivered: number; stale: number; perWakeupMean: number; perWakeupMax: number };
-  /** Time asleep in epoll_wait vs awake, since the stats were last reset. */
+  /**
+   * Time asleep vs awake, since the stats were last reset. Standalone: asleep is the time in
+   * epoll_wait. Attached: asleep is the time between our turns, which belongs to Node's loop
+   * (sleeping, or running its own callbacks).
+   */
   time: { asleep: number; busy: number; asleepShare: number };
   timers: {
     fired: number;

@@ -48,7 +48,9 @@ export class Watcher {
    * @internal Called by `loop.close({ force: true })` before the watcher is closed, so that an
    * owner which also owns the fd (a socket, a server) can close it: nothing leaks.
    */
-  _onLoopClose: (() => void) | null = null;
+  _onLoopClose: ((watcher: Watcher) => void) | null = null;
+  /** @internal The loop's own (the attached driver's timerfd): not counted as I/O in the stats. */
+  _internal = false;
 
   /** @internal */
   constructor(

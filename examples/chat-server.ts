@@ -1,0 +1,88 @@
+/**
+ * Chat server: every line a client sends goes to every other client.
+ *
+ *   node dist/examples/chat-server.js --port 7100 [--host 127.0.0.1] [--driver standalone|node] [--stats]
+ *   (then, in other terminals: nc 127.0.0.1 7100)
+ *
+ * Backpressure, the part that matters: broadcasting means writing to clients that may not be
+ * reading. A client whose unsent output passes --max-backlog bytes (default 64 KiB) is a slow
+ * reader: it is skipped — its messages are dropped and counted, not buffered — until its
+ * backlog drains (the 'drain' event). So one stalled client can never make the server buffer
+ * without bound, whatever the others send.
+ */
+import { type net as Net, loop, net } from '../lib/index';
+import { announce, drive, exampleArgs, startReporting } from './common';
+
+const args = exampleArgs({ port: 7100 }, { 'max-backlog': { type: 'string', default: String(64 * 1024) } });
+const MAX_BACKLOG = Number(args.values['max-backlog']);
+
+interface Client {
+  id: number;
+  socket: Net.Socket;
+  partial: string;
+  slow: boolean;
+  dropped: number;
+}
+const clients = new Set<Client>();
+let nextId = 1;
+const totals = { messages: 0, delivered: 0, dropped: 0 };
+
+function broadcast(from: Client, text: string): void {
+  const line = Buffer.from(`[${from.id}] ${text}\n`);
+  totals.messages++;
+  for (const c of clients) {
+    if (c === from) continue;
+    if (c.slow || c.socket.writableLength > MAX_BACKLOG) {
+      c.slow = true;
+      c.dropped++;
+      totals.dropped++;
+      continue;
+    }
+    c.socket.write(line);
+    totals.delivered++;
+  }
+}
+
+const server = net.createServer((socket) => {
+  const client: Client = { id: nextId++, socket, partial: '', slow: false, dropped: 0 };
+  clients.add(client);
+  socket.write(`welcome, you are [${client.id}]; ${clients.size} here\n`);
+  socket.on('data', (chunk) => {
+    const lines = (client.partial + chunk.toString('utf8')).split('\n');
+    client.partial = lines.pop() ?? '';
+    if (client.partial.length > 4096) client.partial = ''; // no unbounded half-lines either
+    for (const l of lines) if (l.length > 0) broadcast(client, l.replace(/\r$/, ''));
+  });
+  socket.on('drain', () => {
+    if (client.slow) {
+      client.slow = false;
+      socket.write(`(${client.dropped} messages dropped while you were not reading)\n`);
+      client.dropped = 0;
+    }
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => clients.delete(client));
+});
+server.on('error', (e) => {
+  console.error(`chat-server: ${e.message}`);
+  process.exit(1);
+});
+server.listen(args.port, args.host, () => announce(server.address()));
+if (args.stats) {
+  loop
+    .setInterval(() => {
+      let backlog = 0;
+      let slow = 0;
+      for (const c of clients) {
+        backlog += c.socket.writableLength;
+        if (c.slow) slow++;
+      }
+      console.log(
+        `clients ${clients.size} (slow ${slow})  messages ${totals.messages}  delivered ${totals.delivered}  ` +
+          `dropped ${totals.dropped}  queued bytes ${backlog} (max ${MAX_BACKLOG} per client + one message)`,
+      );
+    }, 1000)
+    .unref();
+}
+startReporting({ ...args, stats: false });
+void drive(args.driver);
