@@ -1,0 +1,189 @@
+// The examples, each run as a user would (`node dist/examples/<name>.js --port N`), checked
+// from the outside with real clients.
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as nodeNet from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { packageDir } from './helpers';
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const p of running.splice(0)) p.kill('SIGKILL');
+});
+
+/** Starts an example and resolves once it prints `listening on HOST:PORT`. */
+function start(name: string, args: string[] = []): Promise<{ proc: ChildProcess; port: number; output: () => string }> {
+  const proc = spawn(process.execPath, [join(packageDir, 'dist/examples', `${name}.js`), '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.push(proc);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on .*:(\d+)/);
+      if (m) resolve({ proc, port: Number(m[1]), output: () => out });
+    });
+    proc.stderr!.on('data', (d) => {
+      out += d;
+    });
+    proc.on('exit', (code) => reject(new Error(`${name} exited with ${code}: ${out}`)));
+  });
+}
+
+/** Sends `data` on a fresh connection and collects the reply until the server closes or `ms`. */
+function exchange(port: number, data: string | Buffer, ms = 2000): Promise<string> {
+  return new Promise((resolve) => {
+    const c = nodeNet.connect(port, '127.0.0.1', () => c.write(data));
+    let got = '';
+    c.on('data', (d) => {
+      got += d.toString('latin1');
+    });
+    const done = () => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve(got);
+    };
+    const timer = setTimeout(done, ms);
+    c.on('close', done);
+    c.on('error', done);
+  });
+}
+
+const OK = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\nHello, World!';
+
+describe.each(['standalone', 'node'])('http-server (--driver %s)', (driver) => {
+  it('serves keep-alive and pipelined requests with the exact bytes', async () => {
+    const { port } = await start('http-server', ['--driver', driver]);
+    const two = 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /again HTTP/1.1\r\nHost: x\r\n\r\n';
+    expect(await exchange(port, two, 300)).toBe(OK + OK);
+    // a request split across reads, with a body announced by Content-Length
+    const c = nodeNet.connect(port, '127.0.0.1');
+    let got = '';
+    c.on('data', (d) => {
+      got += d;
+    });
+    await new Promise((r) => c.on('connect', r));
+    c.write('POST /x HTTP/1.1\r\nHost: x\r\nContent-Le');
+    await new Promise((r) => setTimeout(r, 30));
+    c.write('ngth: 5\r\n\r\nhel');
+    await new Promise((r) => setTimeout(r, 30));
+    c.write('loGET / HTTP/1.0\r\n\r\n'); // HTTP/1.0: answered, then closed
+    await new Promise((r) => c.on('close', r));
+    expect(got).toBe(OK + OK.replace('keep-alive', 'close'));
+  });
+
+  it('answers malformed requests with 400, oversized heads with 431, bodies too large with 413, chunked with 501', async () => {
+    const { port } = await start('http-server', ['--driver', driver]);
+    expect(await exchange(port, 'HELLO\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Connection: close/);
+    expect(await exchange(port, 'GET / HTTP/1.1\r\nBad Header\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await exchange(port, 'get / HTTP/1.1\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await exchange(port, `GET / HTTP/1.1\r\nX: ${'a'.repeat(9000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    expect(await exchange(port, `GET / HTTP/1.1\r\nX: ${'a'.repeat(20000)}`)).toMatch(/^HTTP\/1\.1 431 /);
+    expect(await exchange(port, 'POST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n')).toMatch(/^HTTP\/1\.1 413 /);
+    expect(await exchange(port, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n')).toMatch(/^HTTP\/1\.1 501 /);
+    // a good request before a bad one in the same packet is answered first
+    expect(await exchange(port, 'GET / HTTP/1.1\r\n\r\nBAD\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*HTTP\/1\.1 400 /);
+  });
+
+  it('closes a client that sends its head too slowly (408)', async () => {
+    const { port } = await start('http-server', ['--driver', driver, '--header-timeout', '300']);
+    const c = nodeNet.connect(port, '127.0.0.1');
+    let got = '';
+    c.on('data', (d) => {
+      got += d;
+    });
+    const t0 = Date.now();
+    const drip = setInterval(() => c.write('G'), 100); // slowloris: one byte at a time
+    await new Promise((r) => c.on('close', r));
+    clearInterval(drip);
+    expect(got).toMatch(/^HTTP\/1\.1 408 /);
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+});
+
+describe('npm start', () => {
+  it('runs http-server and prints a one-line loop summary every second', async () => {
+    const { port, output } = await start('http-server', ['--stats']);
+    await exchange(port, 'GET / HTTP/1.1\r\n\r\n', 200);
+    await new Promise((r) => setTimeout(r, 2200));
+    const line = output().split('\n').find((l) => l.startsWith('conns'));
+    expect(line).toMatch(/^conns \d+ {2}req\/s \d+ {2}iterations \d+ {2}events\/wakeup [\d.]+ {2}asleep \d+% {2}rss [\d.]+ MiB$/);
+  });
+});
+
+describe('echo-server and echo-client', () => {
+  it('echo back, with byte counts', async () => {
+    const { port } = await start('echo-server');
+    const client = spawn(process.execPath, [join(packageDir, 'dist/examples/echo-client.js'), '--port', String(port), '--count', '3'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.push(client);
+    let out = '';
+    client.stdout.on('data', (d) => {
+      out += d;
+    });
+    const code = await new Promise((r) => client.on('exit', r));
+    expect(code).toBe(0);
+    expect(out).toMatch(/echo: hello 1\necho: hello 2\necho: hello 3\nclosed after 3 round trips/);
+    expect(out).toMatch(/read 24 B, wrote 24 B/);
+  });
+});
+
+describe('chat-server', () => {
+  it('broadcasts to the others, and a client that never reads costs bounded memory', async () => {
+    const { port, output } = await start('chat-server', ['--max-backlog', '65536', '--stats']);
+    const join = () =>
+      new Promise<nodeNet.Socket>((resolve) => {
+        const c = nodeNet.connect(port, '127.0.0.1');
+        c.once('data', () => resolve(c)); // the welcome line
+      });
+    const a = await join();
+    const b = await join();
+    const slow = await join();
+    slow.pause(); // never reads again
+    let bGot = '';
+    b.on('data', (d) => {
+      bGot += d;
+    });
+    // a floods 4 MiB of lines; b keeps up, slow does not
+    const line = `${'x'.repeat(1000)}\n`;
+    for (let i = 0; i < 4096; i++) a.write(line);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(bGot.split('\n').filter((l) => l.startsWith('[1] ')).length).toBe(4096);
+    // the server's own summary: what it holds for `slow` stays under the cap plus one message
+    const stats = output()
+      .split('\n')
+      .filter((l) => l.startsWith('clients'))
+      .at(-1)!;
+    const queued = Number(stats.match(/queued bytes (\d+)/)![1]);
+    const dropped = Number(stats.match(/dropped (\d+)/)![1]);
+    expect(queued).toBeLessThanOrEqual(65536 + 2048);
+    expect(dropped).toBeGreaterThan(0);
+    for (const c of [a, b, slow]) c.destroy();
+  });
+});
+
+describe('c10k', () => {
+  it('holds the connections idle with no wake-ups but the timer’s', async () => {
+    const proc = spawn(process.execPath, [join(packageDir, 'dist/examples/c10k.js'), '--connections', '2000', '--seconds', '2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.push(proc);
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+    });
+    proc.stderr.on('data', (d) => {
+      out += d;
+    });
+    await new Promise((r) => proc.on('exit', r));
+    expect(out).toMatch(/2000 connections held: RSS [\d.]+ MiB \(\+[\d.]+ KiB each\)/);
+    const m = out.match(/(\d+) loop iterations \(timer (\d+), io (\d+), immediate (\d+), none (\d+)\)/);
+    expect(m, out).not.toBeNull();
+    const [, iterations, timer, io] = m!.map(Number);
+    expect(io).toBe(0);
+    expect(timer).toBeGreaterThanOrEqual(2);
+    expect(iterations).toBeLessThanOrEqual(4);
+  }, 60_000);
+});
