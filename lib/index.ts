@@ -10,5 +10,19 @@ import * as net from './net/index';
 import * as sys from './sys/index';
 
 export { LoopError } from './errors';
-export { Immediate, Loop, type LoopOptions, type LoopStatsSnapshot, loop, TIMEOUT_MAX, Timer, type WatchCallback, Watcher } from './reactor/index';
+export {
+  Immediate,
+  Loop,
+  type LoopOptions,
+  type LoopStatsSnapshot,
+  loop,
+  TIMEOUT_MAX,
+  type TimeoutReason,
+  Timer,
+  type TracedCallback,
+  type TracedIteration,
+  Tracer,
+  type WatchCallback,
+  Watcher,
+} from './reactor/index';
 export { net, sys };

@@ -6,6 +6,7 @@ import { Loop } from './loop';
 
 export { Loop, type LoopOptions } from './loop';
 export type { LoopStatsSnapshot } from './stats';
+export { type TimeoutReason, type TracedCallback, type TracedIteration, Tracer } from './trace';
 export { Immediate, TIMEOUT_MAX, Timer } from './timer';
 export { type WatchCallback, Watcher } from './watcher';
 

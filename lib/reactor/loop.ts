@@ -26,6 +26,7 @@ import { LoopCounters, type LoopStatsSnapshot } from './stats';
 import { StreamBatch, type StreamOwner } from './stream-batch';
 import { Immediate, normalizeDelay, Timer, type TimerCallback, TimerState } from './timer';
 import { TimerHeap } from './timer-heap';
+import { type TimeoutReason, Tracer } from './trace';
 import { type WatchCallback, Watcher } from './watcher';
 
 const { epoll_ctl, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL } = sys;
@@ -101,6 +102,9 @@ export class Loop extends EventEmitter {
   private readonly autoAttach: boolean;
 
   /** @internal */ readonly _counters: LoopCounters;
+  /** The flight recorder (off until `trace.start()`): see trace.ts. */
+  readonly trace = new Tracer();
+  private tracing = false;
 
   constructor(options: LoopOptions = {}) {
     super();
@@ -115,6 +119,9 @@ export class Loop extends EventEmitter {
     this.time = monotonicMs();
     this._counters = new LoopCounters();
     this._counters.since = this.time;
+    this.trace._onToggle = (on) => {
+      this.tracing = on;
+    };
   }
 
   // ══ Fd watchers ═════════════════════════════════════════════════════════════════════════
@@ -386,11 +393,13 @@ export class Loop extends EventEmitter {
     this.inTurn = true;
     const c = this._counters;
     c.iterations++;
+    if (this.tracing) this.traceBegin(timeout, now, polled >= 0);
     // `polled`: the events are already in the array (run() looked before sleeping).
     const n = polled >= 0 ? polled : this.poll(timeout);
     let time = monotonicMs();
     c.asleepMs += time - now;
     this.time = time;
+    if (this.tracing) this.trace._woke(time, this.events, n, (token) => this.slots[token & SLOT_MASK]?.fd ?? -1);
     const deferred = this.deferredFns.length;
     if (deferred > 0) this.runDeferred();
     if (n > 0) this.dispatch(n);
@@ -408,7 +417,24 @@ export class Loop extends EventEmitter {
     else if (immediates > 0 || deferred > 0 || timeout === 0) c.immediateWakeups++;
     else c.emptyWakeups++;
     this.inTurn = false;
+    if (this.tracing) this.trace._end(monotonicMs());
     this.throwErrors();
+  }
+
+  /** Records why this iteration's timeout is what it is (flight recorder only). */
+  private traceBegin(timeout: number, now: number, peeked: boolean): void {
+    const first = this.timers.peek();
+    let reason: TimeoutReason;
+    if (peeked) reason = 'peek';
+    else if (timeout === -1) reason = 'no-timers';
+    else if (timeout > 0) reason = 'timer';
+    else if (this.stopRequested) reason = 'stopping';
+    else if (this.pendingImmediates > 0 || this.deferredFns.length > 0) reason = 'immediates';
+    else if (this._streams.pendingWrites > 0) reason = 'writes';
+    else if (first !== undefined && first.deadline <= now) reason = 'due';
+    else reason = 'no-wait';
+    const timer = reason === 'timer' || reason === 'due' || reason === 'peek' ? first : undefined;
+    this.trace._begin(this._counters.iterations, now, timeout, reason, timer?.seq ?? -1, timer?.delay ?? 0);
   }
 
   private poll(timeout: number): number {
@@ -446,6 +472,7 @@ export class Loop extends EventEmitter {
         continue;
       }
       if (w._internal) this.internalEvents++;
+      const t0 = this.tracing ? monotonicMs() : 0;
       try {
         if (w._stream !== null) {
           streams.deliverRead(w._stream);
@@ -455,6 +482,7 @@ export class Loop extends EventEmitter {
       } catch (e) {
         this.report(e);
       }
+      if (this.tracing) this.trace._callback('io', w.fd, events[2 * i]!, t0, monotonicMs());
     }
     if (this.streamCount > 0) streams.endReads();
     this.dispatching = false;
@@ -489,12 +517,14 @@ export class Loop extends EventEmitter {
       this.pendingImmediates--;
       if (im._refed) this.addRefs(-1);
       ran++;
+      const t0 = this.tracing ? monotonicMs() : 0;
       try {
         if (im._args === undefined) im._callback.call(im);
         else im._callback.apply(im, im._args);
       } catch (e) {
         this.report(e);
       }
+      if (this.tracing) this.trace._callback('immediate', -1, 0, t0, monotonicMs());
     }
     batch.length = 0;
     this.spareQueue = batch;
@@ -522,7 +552,9 @@ export class Loop extends EventEmitter {
       const t = due[i]!;
       due[i] = undefined;
       if (t._state !== TimerState.Due) continue; // cleared or refreshed by an earlier callback
-      c.lateness.add(now - t.deadline);
+      const late = now - t.deadline;
+      const seq = t.seq;
+      c.lateness.add(late);
       fired++;
       // A one-shot is done before its callback runs (which may refresh() it); an interval stays
       // Due through its callback and is re-armed after it, unless the callback cleared it.
@@ -530,12 +562,14 @@ export class Loop extends EventEmitter {
         t._state = TimerState.Idle;
         if (t._refed) this.addRefs(-1);
       }
+      const t0 = this.tracing ? monotonicMs() : 0;
       try {
         if (t._args === undefined) t._callback.call(t);
         else t._callback.apply(t, t._args);
       } catch (e) {
         this.report(e);
       }
+      if (this.tracing) this.trace._callback('timer', seq, late, t0, monotonicMs());
       if (t._state === TimerState.Due) this.rearmInterval(t);
     }
     due.length = 0;

@@ -1,0 +1,116 @@
+// loop.stats() and the flight recorder (loop.trace).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fdSnapshot, pkg } from './helpers';
+
+const { Loop, sys } = pkg;
+type Loop = InstanceType<typeof Loop>;
+
+let fds: ReturnType<typeof fdSnapshot>;
+let loop: Loop;
+beforeEach(() => {
+  fds = fdSnapshot();
+  loop = new Loop();
+});
+afterEach(() => {
+  loop.close({ force: true });
+  fds.check();
+});
+
+describe('loop.trace', () => {
+  it('records each sleep’s timeout, the timer that chose it, the events and the callbacks', async () => {
+    loop.trace.start();
+    const [r, w] = sys.pipe2(sys.O_NONBLOCK);
+    const watcher = loop.watch(r, sys.EPOLLIN, () => {
+      sys.read(r, Buffer.alloc(16));
+      watcher.close();
+    });
+    const t10 = loop.setTimeout(() => sys.write(w, Buffer.from('x')), 10);
+    loop.setTimeout(() => {}, 30);
+    await loop.run();
+    loop.trace.stop();
+    const its = loop.trace.records();
+    // the first sleep was chosen by the 10 ms timer
+    const first = its.find((i) => i.reason === 'timer')!;
+    expect(first.timerSeq).toBe(t10.seq);
+    expect(first.timerDelay).toBe(10);
+    expect(first.timeout).toBeGreaterThan(9);
+    expect(first.timeout).toBeLessThanOrEqual(10);
+    expect(first.slept).toBeGreaterThanOrEqual(first.timeout - 0.001);
+    // the timer fired (lateness ≥ 0), then the pipe's event reached the watcher
+    const timerCb = its.flatMap((i) => i.callbacks).find((c) => c.kind === 'timer')!;
+    expect(timerCb.detail).toBeGreaterThanOrEqual(0);
+    const ioIt = its.find((i) => i.events.length > 0)!;
+    expect(ioIt.events).toEqual([r, sys.EPOLLIN]);
+    expect(ioIt.callbacks[0]).toMatchObject({ kind: 'io', id: r, detail: sys.EPOLLIN });
+    // the last sleep waited for the 30 ms timer
+    expect(its.at(-1)!.callbacks.some((c) => c.kind === 'timer')).toBe(true);
+    const text = loop.trace.toText();
+    expect(text).toMatch(new RegExp(`timeout \\d+\\.\\d+ ms \\[timer #${t10.seq} \\(10 ms\\) is next\\]`));
+    expect(text).toMatch(new RegExp(`fd ${r} IN`));
+    const chrome = loop.trace.toChromeTrace();
+    expect(chrome.traceEvents.length).toBeGreaterThan(its.length);
+    for (const e of chrome.traceEvents as { ph: string; ts: number; dur: number; name: string }[]) {
+      expect(e.ph).toBe('X');
+      expect(Number.isFinite(e.ts) && e.dur >= 1).toBe(true);
+    }
+    JSON.parse(JSON.stringify(chrome));
+    sys.close(r);
+    sys.close(w);
+  });
+
+  it('keeps only the last `limit` iterations, records nothing when stopped, and says −1 with no timers', () => {
+    loop.trace.start({ limit: 10 });
+    for (let i = 0; i < 50; i++) {
+      loop.setImmediate(() => {});
+      loop.runNoWait();
+    }
+    expect(loop.trace.records()).toHaveLength(10);
+    expect(loop.trace.recorded).toBe(50);
+    expect(loop.trace.records().map((i) => i.index)).toEqual(Array.from({ length: 10 }, (_, k) => 41 + k));
+    expect(loop.trace.records().every((i) => i.reason === 'immediates')).toBe(true);
+    loop.trace.stop();
+    loop.setImmediate(() => {});
+    loop.runNoWait();
+    expect(loop.trace.recorded).toBe(50);
+    expect(() => loop.trace.start({ limit: 0 })).toThrow(RangeError);
+    loop.trace.start();
+    const [r, w] = sys.pipe2(sys.O_NONBLOCK);
+    const watcher = loop.watch(r, sys.EPOLLIN, () => sys.read(r, Buffer.alloc(1)));
+    sys.write(w, Buffer.from('x'));
+    loop.runOnce();
+    expect(loop.trace.records()[0]).toMatchObject({ timeout: -1, reason: 'no-timers' });
+    watcher.close();
+    sys.close(r);
+    sys.close(w);
+  });
+});
+
+describe('loop.stats()', () => {
+  it('counts iterations, wake-ups by cause, events, sleep, timers and their lateness', async () => {
+    const [r, w] = sys.pipe2(sys.O_NONBLOCK);
+    const watcher = loop.watch(r, sys.EPOLLIN, () => {
+      sys.read(r, Buffer.alloc(16));
+    });
+    loop.setTimeout(() => sys.write(w, Buffer.from('abc')), 5);
+    loop.setTimeout(() => watcher.close(), 20);
+    for (let i = 0; i < 5; i++) loop.setTimeout(() => {}, 1 + i);
+    loop.stats({ reset: true });
+    await loop.run();
+    const s = loop.stats();
+    expect(s.iterations).toBeGreaterThanOrEqual(3);
+    expect(s.wakeups.io).toBe(1);
+    expect(s.wakeups.timer).toBeGreaterThanOrEqual(2);
+    expect(s.events.delivered).toBe(1);
+    expect(s.events.perWakeupMax).toBe(1);
+    expect(s.timers.fired).toBe(7);
+    expect(s.timers.lateness.early).toBe(0);
+    expect(s.timers.lateness.p50).toBeGreaterThanOrEqual(0);
+    expect(s.timers.lateness.p99).toBeGreaterThanOrEqual(s.timers.lateness.p50);
+    expect(s.timers.lateness.max).toBeGreaterThanOrEqual(s.timers.lateness.p99 - 1e-9);
+    expect(s.time.asleep).toBeGreaterThan(10); // it slept most of the ~20 ms
+    expect(s.time.asleepShare).toBeGreaterThan(0.3);
+    expect(s.alive).toEqual({ watchers: 0, timers: 0, immediates: 0, refs: 0 });
+    sys.close(r);
+    sys.close(w);
+  });
+});
