@@ -15,12 +15,16 @@
 
 namespace er {
 
+// The arguments, copied: fds and (offset, length) pairs are read ONCE into per-instance scratch
+// and validated there, so nothing that shares memory with them (the buffer being read into, a
+// SharedArrayBuffer written by another thread) can change them between the check and the use.
 struct Batch {
-  int32_t* fds;
+  int32_t* fds;     // copy: fds[i]
+  int32_t* ranges;  // copy: ranges[2i], ranges[2i+1]
   size_t count;
   uint8_t* data;
   size_t size;
-  int32_t* ranges;  // (offset, length) pairs; see read_many and send_many
+  int32_t* out;  // the caller's ranges array, where results are written back
 };
 
 // (fds: Int32Array, count, buffer: ArrayBufferView, ranges: Int32Array), checked before any
@@ -34,8 +38,14 @@ static Batch ArgBatch(const Napi::CallbackInfo& info) {
   if (ranges.len < 2 * count) {
     ThrowArgRange(env, "ranges.length", "at least 2 * count", Napi::Number::New(env, static_cast<double>(ranges.len)));
   }
-  Batch b{reinterpret_cast<int32_t*>(fds.data), count, buf.data, buf.len, reinterpret_cast<int32_t*>(ranges.data)};
+  std::vector<int32_t>& scratch = Data(env)->batch;
+  if (scratch.size() < 3 * count) scratch.resize(3 * count);
+  Batch b{scratch.data(), scratch.data() + count, count, buf.data, buf.len, reinterpret_cast<int32_t*>(ranges.data)};
+  const int32_t* in_fds = reinterpret_cast<const int32_t*>(fds.data);
   for (size_t i = 0; i < count; i++) {
+    b.fds[i] = in_fds[i];
+    b.ranges[2 * i] = b.out[2 * i];
+    b.ranges[2 * i + 1] = b.out[2 * i + 1];
     if (b.fds[i] < 0) ThrowArgRange(env, "fds[i]", "an fd >= 0", Napi::Number::New(env, b.fds[i]));
     if (b.ranges[2 * i + 1] < 0) {
       ThrowArgRange(env, "ranges[2i+1]", "a length >= 0", Napi::Number::New(env, b.ranges[2 * i + 1]));
@@ -67,6 +77,7 @@ static Napi::Value ReadMany(const Napi::CallbackInfo& info) {
     if (n > 0) pos += static_cast<size_t>(n);
     b.ranges[2 * i + 1] = n >= 0 ? static_cast<int32_t>(n) : -errno;
   }
+  for (size_t i = 0; i < 2 * b.count; i++) b.out[i] = b.ranges[i];
   return Napi::Number::New(info.Env(), static_cast<double>(pos));
 }
 
@@ -86,7 +97,7 @@ static Napi::Value SendMany(const Napi::CallbackInfo& info) {
     ssize_t n;
     do n = send(b.fds[i], b.data + b.ranges[2 * i], static_cast<size_t>(b.ranges[2 * i + 1]), MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    b.ranges[2 * i + 1] = n >= 0 ? static_cast<int32_t>(n) : -errno;
+    b.out[2 * i + 1] = n >= 0 ? static_cast<int32_t>(n) : -errno;
   }
   return Napi::Number::New(env, static_cast<double>(b.count));
 }

@@ -30,6 +30,7 @@ struct AddonData {
   std::vector<struct iovec> iov;           // readv/writev scratch
   std::vector<napi_value> values;          // readv/writev: the array elements, valid during one call
   std::vector<struct pollfd> pollfds;      // poll scratch
+  std::vector<int32_t> batch;              // read_many/send_many: a private copy of fds and ranges
   std::vector<UvPollHandle*> polls;        // live attach handles, closed by the cleanup hook
 };
 

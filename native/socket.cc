@@ -12,6 +12,7 @@
 #include <cstring>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -32,6 +33,11 @@ static socklen_t ArgSockaddr(const Napi::CallbackInfo& info, int fd, size_t i, s
                              const char* syscall) {
   Napi::Env env = info.Env();
   std::string address = ArgString(info, i, "address");
+  // A NUL inside the string would silently cut it short ("127.0.0.1\0junk", "/tmp/a\0b"); only an
+  // abstract Unix name may hold NULs, and it starts with one.
+  if (address.find('\0') != std::string::npos && address[0] != '\0') {
+    ThrowArgType(env, "address", "a string without null bytes", info[i]);
+  }
   int domain = 0;
   socklen_t dlen = sizeof domain;
   if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0) ThrowErrno(env, errno, syscall);
@@ -123,12 +129,23 @@ static Napi::Value Shutdown(const Napi::CallbackInfo& info) {
 
 // getsockopt(fd, level, name) -> int; getsockopt(fd, level, name, buffer) -> bytes written into
 // buffer (for struct-valued options such as SO_LINGER).
+// Options whose value is a struct (raw bytes): only these. Some others carry pointers the kernel
+// follows (TCP_ZEROCOPY_RECEIVE, filters), which bytes from JavaScript must never become.
+static bool StructOption(int level, int name, bool get) {
+  if (level == SOL_SOCKET) return name == SO_LINGER || name == SO_RCVTIMEO || name == SO_SNDTIMEO;
+  if (level == IPPROTO_TCP) return get && name == TCP_INFO;
+  return false;
+}
+
 static Napi::Value Getsockopt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0, "fd");
   int level = static_cast<int>(ArgInt(info, 1, "level", 0, INT_MAX));
   int name = static_cast<int>(ArgInt(info, 2, "name", 0, INT_MAX));
   if (info.Length() > 3 && !info[3].IsUndefined()) {
+    if (!StructOption(level, name, true)) {
+      ThrowArgRange(env, "name", "SO_LINGER, SO_RCVTIMEO, SO_SNDTIMEO or TCP_INFO when a buffer is given", info[2]);
+    }
     Bytes b = ArgBytes(info, 3, "buffer");
     socklen_t len = static_cast<socklen_t>(b.len > INT_MAX ? INT_MAX : b.len);
     if (getsockopt(fd, level, name, b.data, &len) < 0) ThrowErrno(env, errno, "getsockopt");
@@ -152,6 +169,9 @@ static Napi::Value Setsockopt(const Napi::CallbackInfo& info) {
                                     : static_cast<int>(ArgInt(info, 3, "value", INT_MIN, INT_MAX));
     r = setsockopt(fd, level, name, &value, sizeof value);
   } else {
+    if (!StructOption(level, name, false)) {
+      ThrowArgRange(env, "name", "SO_LINGER, SO_RCVTIMEO or SO_SNDTIMEO when the value is bytes", info[2]);
+    }
     Bytes b = ArgBytes(info, 3, "value");
     r = setsockopt(fd, level, name, b.data, static_cast<socklen_t>(b.len > INT_MAX ? INT_MAX : b.len));
   }

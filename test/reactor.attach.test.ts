@@ -34,8 +34,8 @@ describe('attach()', () => {
       c.on('data', (d) => {
         log.push(`node net ${d}`);
         c.end();
-        resolve();
       });
+      c.on('close', () => resolve()); // fully closed before the fd check
     });
     // ours: a timer, an immediate, a watcher on a socket
     const ours = new Promise<void>((r) => loop.setTimeout(() => r(log.push('our timer') as never), 10));
@@ -54,7 +54,7 @@ describe('attach()', () => {
     expect(log.sort()).toEqual(
       ['fs true', 'node net hi', 'node timer', 'our immediate', 'our timer', 'our watcher yo'].sort(),
     );
-    server.close();
+    await new Promise((r) => server.close(r));
     sys.close(a);
     sys.close(b);
     loop.detach();

@@ -119,6 +119,10 @@ describe('TCP over IPv4', () => {
     expectArgError(() => sys.bind(b, '127.0.0.1', 65536), RangeError, 'port');
     expectArgError(() => sys.bind(b, '127.0.0.1', -1), RangeError, 'port');
     expectArgError(() => sys.connect(b, 42 as unknown as string, 1), TypeError, 'address');
+    expectArgError(() => sys.bind(b, '127.0.0.1\0junk', 0), TypeError, 'address');
+    // struct-valued options only where the struct is known (no pointers from JavaScript)
+    expectArgError(() => sys.setsockopt(b, sys.SOL_SOCKET, sys.SO_RCVBUF, Buffer.alloc(4)), RangeError, 'name');
+    expectArgError(() => sys.getsockopt(b, sys.IPPROTO_TCP, sys.TCP_NODELAY, Buffer.alloc(4)), RangeError, 'name');
     closeAll(b, l.fd);
   });
 });
@@ -158,6 +162,7 @@ describe('TCP over IPv6 and Unix sockets', () => {
     expectSystemError(() => sys.connect(missing, join(dir, 'nope')), 'ENOENT', 'connect');
     expectArgError(() => sys.bind(missing, 'x'.repeat(200)), RangeError, 'address');
     expectArgError(() => sys.bind(missing, ''), RangeError, 'address');
+    expectArgError(() => sys.bind(missing, join(dir, 'a\0b')), TypeError, 'address');
     closeAll(c, s, l, a, missing);
     rmSync(dir, { recursive: true });
   });

@@ -1,0 +1,84 @@
+// read_many / send_many: many fds in one native call.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectArgError, fdSnapshot, sys, tcpPair, waitFd } from './helpers';
+
+let fds: ReturnType<typeof fdSnapshot>;
+beforeEach(() => {
+  fds = fdSnapshot();
+});
+afterEach(() => fds.check());
+
+describe('read_many', () => {
+  it('packs each fd’s bytes right after the previous one’s, with per-fd results', () => {
+    const pipes = [sys.pipe2(sys.O_NONBLOCK), sys.pipe2(sys.O_NONBLOCK), sys.pipe2(sys.O_NONBLOCK)];
+    sys.write(pipes[0]![1], Buffer.from('hello'));
+    sys.close(pipes[1]![1]); // EOF
+    sys.write(pipes[2]![1], Buffer.from('world!'));
+    const [er, ew] = sys.pipe2(sys.O_NONBLOCK); // empty: EAGAIN
+    const buf = Buffer.alloc(64);
+    const list = new Int32Array([pipes[0]![0], pipes[1]![0], er, pipes[2]![0]]);
+    const ranges = new Int32Array([0, 32, 0, 32, 0, 32, 0, 3]); // the last reads at most 3
+    const end = sys.read_many(list, 4, buf, ranges, 8);
+    expect(end).toBe(8 + 5 + 3);
+    expect(Array.from(ranges)).toEqual([8, 5, 13, 0, 13, sys.EAGAIN, 13, 3]);
+    expect(buf.toString('latin1', 8, 16)).toBe('hellowor');
+    // no room left: -ENOBUFS, nothing read
+    const r2 = new Int32Array([0, 32]);
+    expect(sys.read_many(new Int32Array([pipes[2]![0]]), 1, buf, r2, 64)).toBe(64);
+    expect(r2[1]).toBe(-sys.errno.ENOBUFS!);
+    expect(sys.read(pipes[2]![0], buf)).toBe(3); // 'ld!' still there
+    for (const [r, w] of pipes) {
+      sys.close(r);
+      if (w !== pipes[1]![1]) sys.close(w);
+    }
+    sys.close(er);
+    sys.close(ew);
+  });
+
+  it('reports a closed fd as -EBADF in its slot, not as a throw', () => {
+    const [r, w] = sys.pipe2(sys.O_NONBLOCK);
+    sys.close(r);
+    sys.close(w);
+    const ranges = new Int32Array([0, 8]);
+    sys.read_many(new Int32Array([r]), 1, Buffer.alloc(8), ranges);
+    expect(ranges[1]).toBe(-sys.errno.EBADF!);
+  });
+
+  it('rejects bad arguments before any read', () => {
+    const b = Buffer.alloc(8);
+    expectArgError(() => sys.read_many(new Int32Array(1), 2, b, new Int32Array(4)), RangeError, 'count');
+    expectArgError(() => sys.read_many(new Int32Array(2), 2, b, new Int32Array(3)), RangeError, 'ranges.length');
+    expectArgError(() => sys.read_many(new Int32Array([-1]), 1, b, new Int32Array(2)), RangeError, 'fds[i]');
+    expectArgError(() => sys.read_many(new Int32Array([0]), 1, b, new Int32Array([0, -1])), RangeError, 'ranges[2i+1]');
+    expectArgError(() => sys.read_many(new Uint32Array(1) as unknown as Int32Array, 1, b, new Int32Array(2)), TypeError, 'fds');
+    expectArgError(() => sys.read_many(new Int32Array(1), 1, 'x' as never, new Int32Array(2)), TypeError, 'buffer');
+    expectArgError(() => sys.read_many(new Int32Array(1), 1, b, new Int32Array(2), 9), RangeError, 'start');
+  });
+});
+
+describe('send_many', () => {
+  it('sends each range to its fd, results in place; a gone peer is -EPIPE, not SIGPIPE', () => {
+    const [c1, s1] = tcpPair();
+    const [c2, s2] = tcpPair();
+    sys.close(s2);
+    waitFd(c2, sys.POLLIN, 1000);
+    const out = Buffer.from('abcdefgh');
+    const ranges = new Int32Array([0, 3, 3, 5]);
+    expect(sys.send_many(new Int32Array([c1, c2]), 2, out, ranges)).toBe(2);
+    expect(ranges[1]).toBe(3);
+    waitFd(s1, sys.POLLIN, 1000);
+    const got = Buffer.alloc(8);
+    expect(sys.read(s1, got)).toBe(3);
+    expect(got.toString('latin1', 0, 3)).toBe('abc');
+    // the first send to a closed peer may still be accepted; keep sending until the reset lands
+    let r = 0;
+    for (let i = 0; i < 20 && r >= 0; i++) {
+      const again = new Int32Array([0, 8]);
+      sys.send_many(new Int32Array([c2]), 1, out, again);
+      r = again[1]!;
+    }
+    expect([-sys.errno.EPIPE!, -sys.errno.ECONNRESET!]).toContain(r);
+    expectArgError(() => sys.send_many(new Int32Array([c1]), 1, out, new Int32Array([4, 5])), RangeError, 'ranges[2i]');
+    [c1, s1, c2].forEach(sys.close);
+  });
+});
