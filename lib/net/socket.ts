@@ -111,23 +111,75 @@ const READ_HWM = 64 * 1024;
 /** Writes larger than this are not copied into the iteration's batch (unless order demands). */
 const BATCH_MAX = 64 * 1024;
 
+/** State used by few sockets (timeouts, connect targets, errors): allocated on first use. */
+class SocketExtras {
+  timeoutMs = 0;
+  timeoutTimer: Timer | null = null;
+  lastActive = 0;
+  peer: sys.SocketAddress | null = null;
+  endpoint: Endpoint | null = null;
+  batchError: Error | null = null;
+  closeError: Error | null = null;
+  keepAliveDelay = 0;
+}
+
+/** The write queue: buffers and their callbacks from `head` on (allocated when first needed). */
+interface WriteQueue {
+  bufs: Buffer[];
+  cbs: (WriteCallback | undefined)[];
+  head: number;
+}
+
+// Boolean state, packed into one integer per socket (`flags`): an idle connection should cost as
+// little memory as possible. Each name becomes a getter/setter on Socket.prototype (below).
+const FLAGS = {
+  connecting: 1 << 0,
+  destroyed: 1 << 1,
+  connected: 1 << 2,
+  readEnded: 1 << 3,
+  writeEnded: 1 << 4,
+  writeShut: 1 << 5,
+  refed: 1 << 6,
+  unix: 1 << 7,
+  needDrain: 1 << 8,
+  noDelay: 1 << 9,
+  keepAlive: 1 << 10,
+  heldEof: 1 << 11,
+  allowHalfOpen: 1 << 12,
+} as const;
+
 export class Socket extends EventEmitter implements StreamOwner {
   /** The fd, or −1 before connect / after close. */
   fd = -1;
   readonly loop: Loop;
-  readonly allowHalfOpen: boolean;
   /** Bytes received and sent so far. */
   bytesRead = 0;
   bytesWritten = 0;
-  connecting = false;
-  destroyed = false;
   writableHighWaterMark: number;
   writableLowWaterMark: number;
+  /** Keep the writable side open after the peer ends (Node's allowHalfOpen). */
+  declare readonly allowHalfOpen: boolean;
+  /** A non-blocking connect is under way. */
+  declare connecting: boolean;
+  /** destroy() has been called: the fd is closed. */
+  declare destroyed: boolean;
+  declare private connected: boolean;
+  declare private readEnded: boolean;
+  declare private writeEnded: boolean;
+  declare private writeShut: boolean;
+  declare private refed: boolean;
+  /** A Unix stream socket: no TCP options. */
+  declare private unix: boolean;
+  declare private needDrain: boolean;
+  declare private noDelay: boolean;
+  declare private keepAlive: boolean;
+  declare private heldEof: boolean;
+  /** @internal The bits behind the boolean properties above. */
+  flags: number = FLAGS.refed;
 
   private watcher: Watcher | null = null;
   private interest = 0;
-  private connected = false;
-  /** @internal Wants its readable data read (flowing, not paused, not at EOF). */
+  /** @internal Wants its readable data read (not at EOF, not holding too much unconsumed). */
   _wantsRead = false;
   /**
    * Node's three reading states: null (nobody consumes yet: data is read and held), true
@@ -139,53 +191,40 @@ export class Socket extends EventEmitter implements StreamOwner {
   /** @internal */ _batchBytes = 0;
   /** @internal */ _batchCursor = 0;
   /** @internal */ _batchSent = 0;
-  /** Data that arrived after a pause in the same iteration (already read from the kernel). */
+  /** Data read but not consumed yet (not flowing): handed over in order when it flows. */
   private held: Buffer[] | null = null;
   private heldBytes = 0;
-  private heldEof = false;
-  private batchError: Error | null = null;
-  /** @internal The error destroy() was given, emitted with 'close'. */
-  closeError: Error | null = null;
   /**
    * @internal The one 'data' listener, called directly instead of through emit() (whose
    * dictionary lookup is the costliest step of a small read); null when there are several or
    * none, undefined when it must be looked up again.
    */
   _dataListener: ((chunk: Buffer) => void) | null | undefined = undefined;
-  private readEnded = false;
-  private writeEnded = false;
-  private writeShut = false;
-  private refed = true;
-  /** A Unix stream socket: no TCP options. */
-  private unix = false;
   private corks = 0;
-  private needDrain = false;
-  private noDelay: boolean;
-  private keepAlive: boolean;
-  private keepAliveDelay: number;
-
-  // The write queue: buffers and their callbacks from `head` on.
-  private queue: Buffer[] | null = null;
-  private queueCbs: (WriteCallback | undefined)[] | null = null;
-  private head = 0;
+  private wq: WriteQueue | null = null;
+  /** Bytes in the write queue. */
   private queued = 0;
-
-  private timeoutMs = 0;
-  private timeoutTimer: Timer | null = null;
-  private lastActive = 0;
-  private peer: sys.SocketAddress | null = null;
-  private endpoint: Endpoint | null = null;
+  private ext: SocketExtras | null = null;
   /** @internal Set by the Server that accepted this socket. */
   _server: { _connectionClosed(): void } | null = null;
+
+  private get x(): SocketExtras {
+    return (this.ext ??= new SocketExtras());
+  }
+
+  /** @internal The error destroy() was given, emitted with 'close'. */
+  get closeError(): Error | null {
+    return this.ext?.closeError ?? null;
+  }
 
   constructor(options: SocketOptions = {}) {
     super();
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
     this.loop = options.loop ?? defaultLoop;
-    this.allowHalfOpen = options.allowHalfOpen === true;
+    if (options.allowHalfOpen === true) this.flags |= FLAGS.allowHalfOpen;
     this.noDelay = options.noDelay !== false;
     this.keepAlive = options.keepAlive === true;
-    this.keepAliveDelay = options.keepAliveInitialDelay ?? 0;
+    if (options.keepAliveInitialDelay) this.x.keepAliveDelay = options.keepAliveInitialDelay;
     this.writableHighWaterMark = options.writableHighWaterMark ?? 16 * 1024;
     this.writableLowWaterMark = options.writableLowWaterMark ?? 0;
     this.on('newListener', onNewListener);
@@ -228,7 +267,7 @@ export class Socket extends EventEmitter implements StreamOwner {
       return;
     }
     this.fd = fd;
-    this.endpoint = endpoint;
+    this.x.endpoint = endpoint;
     this.unix = endpoint.domain === sys.AF_UNIX;
     this.connecting = true;
     this.watcher.data = this;
@@ -242,7 +281,8 @@ export class Socket extends EventEmitter implements StreamOwner {
     const err = sys.getsockopt(this.fd, SOL_SOCKET, SO_ERROR);
     if (err !== 0 || (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLOUT))) {
       const e = sys.makeSystemError(err || sys.errno.ECONNREFUSED!, 'connect');
-      if (this.endpoint !== null) decorate(e, this.endpoint);
+      const endpoint = this.ext?.endpoint;
+      if (endpoint) decorate(e, endpoint);
       this.destroy(e);
       return;
     }
@@ -261,7 +301,7 @@ export class Socket extends EventEmitter implements StreamOwner {
   private applyTcpOptions(): void {
     if (this.unix) return;
     if (this.noDelay) sys.setsockopt(this.fd, IPPROTO_TCP, TCP_NODELAY, 1);
-    if (this.keepAlive) this.setKeepAlive(true, this.keepAliveDelay);
+    if (this.keepAlive) this.setKeepAlive(true, this.ext?.keepAliveDelay ?? 0);
   }
 
 
@@ -288,7 +328,7 @@ export class Socket extends EventEmitter implements StreamOwner {
   _onRead(n: number, slab: Buffer, start: number): void {
     if (n > 0) {
       this.bytesRead += n;
-      this.lastActive = this.loop.now();
+      if (this.ext !== null) this.ext.lastActive = this.loop.now();
       const chunk = slab.subarray(start, start + n);
       if (this.flowing === true && this.held === null) this.deliver(chunk);
       else this.hold(chunk);
@@ -443,7 +483,7 @@ export class Socket extends EventEmitter implements StreamOwner {
       }
       if (n === buf.length) {
         this.bytesWritten += n;
-        this.lastActive = this.loop.now();
+        if (this.ext !== null) this.ext.lastActive = this.loop.now();
         if (callback) process.nextTick(callback, null);
         return true;
       }
@@ -460,30 +500,28 @@ export class Socket extends EventEmitter implements StreamOwner {
   }
 
   private enqueue(buf: Buffer, callback: WriteCallback | undefined): void {
-    if (this.queue === null) {
-      this.queue = [];
-      this.queueCbs = [];
-    }
-    this.queue.push(buf);
-    this.queueCbs!.push(callback);
+    const wq = (this.wq ??= { bufs: [], cbs: [], head: 0 });
+    wq.bufs.push(buf);
+    wq.cbs.push(callback);
     this.queued += buf.length;
   }
 
   /** Writes as much of the queue as the kernel takes: send() for one buffer, sendmsg() for many. */
   private flush(): void {
-    const queue = this.queue!;
-    const cbs = this.queueCbs!;
-    while (this.head < queue.length) {
-      const count = Math.min(queue.length - this.head, MAX_GATHER);
+    const wq = this.wq!;
+    const queue = wq.bufs;
+    const cbs = wq.cbs;
+    while (wq.head < queue.length) {
+      const count = Math.min(queue.length - wq.head, MAX_GATHER);
       let n: number;
       let asked = 0;
       try {
         if (count === 1) {
-          asked = queue[this.head]!.length;
-          n = sys.send(this.fd, queue[this.head]!);
+          asked = queue[wq.head]!.length;
+          n = sys.send(this.fd, queue[wq.head]!);
         } else {
           for (let i = 0; i < count; i++) {
-            const b = queue[this.head + i]!;
+            const b = queue[wq.head + i]!;
             gather[i] = b;
             asked += b.length;
           }
@@ -499,36 +537,32 @@ export class Socket extends EventEmitter implements StreamOwner {
       if (n === EAGAIN) break;
       this.bytesWritten += n;
       this.queued -= n;
-      this.lastActive = this.loop.now();
+      if (this.ext !== null) this.ext.lastActive = this.loop.now();
       // Retire what was fully sent; trim the first partly sent buffer.
       let left = n;
       while (left > 0) {
-        const b = queue[this.head]!;
+        const b = queue[wq.head]!;
         if (b.length <= left) {
           left -= b.length;
-          const cb = cbs[this.head];
-          queue[this.head] = undefined as unknown as Buffer;
-          cbs[this.head] = undefined;
-          this.head++;
+          const cb = cbs[wq.head];
+          queue[wq.head] = undefined as unknown as Buffer;
+          cbs[wq.head] = undefined;
+          wq.head++;
           if (cb) process.nextTick(cb, null);
         } else {
-          queue[this.head] = b.subarray(left);
+          queue[wq.head] = b.subarray(left);
           left = 0;
         }
       }
       // Zero-length buffers at the head are done too.
-      while (this.head < queue.length && queue[this.head]!.length === 0) {
-        const cb = cbs[this.head];
-        this.head++;
+      while (wq.head < queue.length && queue[wq.head]!.length === 0) {
+        const cb = cbs[wq.head];
+        wq.head++;
         if (cb) process.nextTick(cb, null);
       }
       if (n < asked) break; // the kernel's buffer is full: wait for EPOLLOUT
     }
-    if (this.head === queue.length) {
-      queue.length = 0;
-      cbs.length = 0;
-      this.head = 0;
-    }
+    if (wq.head === queue.length) this.wq = null; // empty: an idle socket keeps no queue
     if (this.needDrain && this.queued <= this.writableLowWaterMark) {
       this.needDrain = false;
       this.emit('drain');
@@ -541,15 +575,15 @@ export class Socket extends EventEmitter implements StreamOwner {
   /** @internal One of this iteration's batched writes, settled after the batch send. */
   _onBatchPiece(buf: Uint8Array, cb: WriteCallback | undefined): void {
     if (this.destroyed) {
-      if (cb) process.nextTick(cb, this.batchError ?? streamError('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed'));
+      if (cb) process.nextTick(cb, this.ext?.batchError ?? streamError('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed'));
       return;
     }
     let sent = this._batchSent;
     if (sent === EAGAIN) sent = this._batchSent = 0;
     if (sent < 0) {
-      this.batchError = sys.makeSystemError(-sent, 'send');
-      if (cb) process.nextTick(cb, this.batchError);
-      this.destroy(this.batchError);
+      const error = (this.x.batchError = sys.makeSystemError(-sent, 'send'));
+      if (cb) process.nextTick(cb, error);
+      this.destroy(error);
       return;
     }
     if (sent >= buf.length) {
@@ -567,7 +601,7 @@ export class Socket extends EventEmitter implements StreamOwner {
   /** @internal All of this iteration's batched writes are settled. */
   _onBatchDone(): void {
     if (this.destroyed) return;
-    this.lastActive = this.loop.now();
+    if (this.ext !== null) this.ext.lastActive = this.loop.now();
     if (this.needDrain && this.queued <= this.writableLowWaterMark) {
       this.needDrain = false;
       this.emit('drain');
@@ -651,9 +685,9 @@ export class Socket extends EventEmitter implements StreamOwner {
     this.destroyed = true;
     this.connecting = false;
     this._wantsRead = false;
-    if (this.timeoutTimer !== null) {
-      this.timeoutTimer.close();
-      this.timeoutTimer = null;
+    if (this.ext?.timeoutTimer) {
+      this.ext.timeoutTimer.close();
+      this.ext.timeoutTimer = null;
     }
     if (this.watcher !== null) {
       this.watcher.close();
@@ -663,22 +697,21 @@ export class Socket extends EventEmitter implements StreamOwner {
       sys.close(this.fd);
       this.fd = -1;
     }
-    if (this.queue !== null && this.head < this.queue.length) {
+    const wq = this.wq;
+    if (wq !== null && wq.head < wq.bufs.length) {
       const failure = error ?? streamError('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed');
-      const cbs = this.queueCbs!;
-      for (let i = this.head; i < cbs.length; i++) {
+      const cbs = wq.cbs;
+      for (let i = wq.head; i < cbs.length; i++) {
         const cb = cbs[i];
         if (cb) process.nextTick(cb, failure);
       }
     }
-    this.queue = null;
-    this.queueCbs = null;
-    this.head = 0;
+    this.wq = null;
     this.queued = 0;
     this.held = null;
     // 'error' and 'close' come in the next iteration, after this one's promise jobs — as Node's
     // come from the handle's close callback — so code awaiting 'end' can still attach 'close'.
-    this.closeError = error ?? null;
+    if (error) this.x.closeError = error;
     if (this.loop.closed || this.loop._closing) process.nextTick(emitClosing, this);
     else this.loop._defer(emitClosing, this);
     this._server?._connectionClosed();
@@ -702,7 +735,7 @@ export class Socket extends EventEmitter implements StreamOwner {
 
   setKeepAlive(enable = false, initialDelayMs = 0): this {
     this.keepAlive = enable;
-    this.keepAliveDelay = initialDelayMs;
+    if (initialDelayMs || this.ext) this.x.keepAliveDelay = initialDelayMs;
     if (!this.connected || this.destroyed || this.unix) return this;
     sys.setsockopt(this.fd, SOL_SOCKET, SO_KEEPALIVE, enable ? 1 : 0);
     if (enable && initialDelayMs > 0) {
@@ -719,28 +752,29 @@ export class Socket extends EventEmitter implements StreamOwner {
   setTimeout(ms: number, callback?: () => void): this {
     if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) throw outOfRange('ms', 'a finite number >= 0', ms);
     if (callback) this.once('timeout', callback);
-    this.timeoutMs = ms;
-    this.timeoutTimer?.close();
-    this.timeoutTimer = null;
+    const x = this.x;
+    x.timeoutMs = ms;
+    x.timeoutTimer?.close();
+    x.timeoutTimer = null;
     if (ms > 0 && !this.destroyed) {
-      this.lastActive = this.loop.updateTime();
-      this.timeoutTimer = this.loop.setTimeout(() => this.checkTimeout(), ms);
-      this.timeoutTimer.unref();
+      x.lastActive = this.loop.updateTime();
+      x.timeoutTimer = this.loop.setTimeout(() => this.checkTimeout(), ms).unref();
     }
     return this;
   }
 
   private checkTimeout(): void {
-    if (this.destroyed || this.timeoutMs === 0) return;
-    const idle = this.loop.now() - this.lastActive;
-    const timer = this.timeoutTimer!;
-    if (idle >= this.timeoutMs) {
-      this.lastActive = this.loop.now();
+    const x = this.x;
+    if (this.destroyed || x.timeoutMs === 0) return;
+    const idle = this.loop.now() - x.lastActive;
+    const timer = x.timeoutTimer!;
+    if (idle >= x.timeoutMs) {
+      x.lastActive = this.loop.now();
       timer.refresh();
       this.emit('timeout');
     } else {
       // Activity since: wait for the rest of the period.
-      this.timeoutTimer = this.loop.setTimeout(() => this.checkTimeout(), this.timeoutMs - idle).unref();
+      x.timeoutTimer = this.loop.setTimeout(() => this.checkTimeout(), x.timeoutMs - idle).unref();
     }
   }
 
@@ -777,14 +811,14 @@ export class Socket extends EventEmitter implements StreamOwner {
   }
 
   private peerAddress(): sys.SocketAddress | undefined {
-    if (this.peer === null && this.fd >= 0 && this.connected) {
+    if (!this.ext?.peer && this.fd >= 0 && this.connected) {
       try {
-        this.peer = sys.getpeername(this.fd);
+        this.x.peer = sys.getpeername(this.fd);
       } catch {
         return undefined;
       }
     }
-    return this.peer ?? undefined;
+    return this.ext?.peer ?? undefined;
   }
 
   /** 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed', as Node's. */
@@ -878,4 +912,17 @@ export function decorate(e: unknown, endpoint: Endpoint): void {
     d.address = endpoint.address;
     if (endpoint.port >= 0) d.port = endpoint.port;
   }
+}
+
+// The boolean properties, as getters/setters over the `flags` bits.
+for (const [name, bit] of Object.entries(FLAGS)) {
+  Object.defineProperty(Socket.prototype, name, {
+    get(this: Socket): boolean {
+      return (this.flags & bit) !== 0;
+    },
+    set(this: Socket, on: boolean): void {
+      this.flags = on ? this.flags | bit : this.flags & ~bit;
+    },
+    configurable: true,
+  });
 }
