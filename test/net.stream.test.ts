@@ -221,17 +221,22 @@ describe.each(drivers)('streams (%s driver)', (driver) => {
     const ok = await onLoop(driver, async (loop) => {
       const kept: Buffer[] = [];
       const copies: Buffer[] = [];
-      const { server, port } = await listen(loop, (s) => {
-        s.on('data', (chunk) => {
-          kept.push(chunk);
-          copies.push(Buffer.from(chunk));
-        });
-        s.on('end', () => {
-          // echo everything back, long after the reads
-          for (const k of kept) s.write(k);
-          s.end();
-        });
-      });
+      // allowHalfOpen: answering after the peer's EOF, as in Node
+      const { server, port } = await listen(
+        loop,
+        (s) => {
+          s.on('data', (chunk) => {
+            kept.push(chunk);
+            copies.push(Buffer.from(chunk));
+          });
+          s.on('end', () => {
+            // echo everything back, long after the reads
+            for (const k of kept) s.write(k);
+            s.end();
+          });
+        },
+        { allowHalfOpen: true },
+      );
       const c = net.connect({ port, host: '127.0.0.1', loop });
       const payload = randomBytes(3 << 20);
       const reply = collect(loop, c);

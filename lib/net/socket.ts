@@ -92,8 +92,11 @@ function onRemoveListener(this: Socket, event: string | symbol): void {
 
 function emitClosing(socket: Socket): void {
   const error = socket.closeError;
-  if (error !== null) socket.emit('error', error);
-  socket.emit('close', error !== null);
+  try {
+    if (error !== null) socket.emit('error', error);
+  } finally {
+    socket.emit('close', error !== null); // even when 'error' had no listener and threw
+  }
 }
 
 /**
@@ -289,13 +292,15 @@ export class Socket extends EventEmitter implements StreamOwner {
     this.connecting = false;
     this.connected = true;
     this.applyTcpOptions();
-    this.emit('connect');
-    this.emit('ready');
-    if (this.destroyed) return;
+    // The socket's own state first, then the user's listeners: a listener that throws must not
+    // leave the socket half set up (the loop reports the throw and goes on).
     if (this.queued > 0 && this.corks === 0) this.flush();
     else this.maybeShutdown();
+    if (this.destroyed) return;
     this.updateReading();
     this.updateInterest();
+    this.emit('connect');
+    this.emit('ready');
   }
 
   private applyTcpOptions(): void {
@@ -382,10 +387,11 @@ export class Socket extends EventEmitter implements StreamOwner {
     this.readEnded = true;
     this._wantsRead = false;
     this.updateInterest();
-    this.emit('end');
-    if (this.destroyed) return;
+    // As Node's own 'end' handling runs before the user's: end our side too (unless half-open
+    // is allowed), or close if it already ended. Then tell the user.
     if (this.writeShut) this.destroy();
     else if (!this.allowHalfOpen) this.end();
+    this.emit('end');
   }
 
   /** Recomputes the epoll interest from the state; one epoll_ctl only when it changed. */
@@ -563,13 +569,17 @@ export class Socket extends EventEmitter implements StreamOwner {
       if (n < asked) break; // the kernel's buffer is full: wait for EPOLLOUT
     }
     if (wq.head === queue.length) this.wq = null; // empty: an idle socket keeps no queue
-    if (this.needDrain && this.queued <= this.writableLowWaterMark) {
-      this.needDrain = false;
-      this.emit('drain');
-      if (this.destroyed) return;
-    }
     this.maybeShutdown();
     this.updateInterest();
+    this.emitDrainIfLow();
+  }
+
+  /** 'drain' once the queue has fallen to the low-water mark after write() returned false. */
+  private emitDrainIfLow(): void {
+    if (this.needDrain && !this.destroyed && this.queued + this._batchBytes <= this.writableLowWaterMark) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
   }
 
   /** @internal One of this iteration's batched writes, settled after the batch send. */
@@ -602,13 +612,9 @@ export class Socket extends EventEmitter implements StreamOwner {
   _onBatchDone(): void {
     if (this.destroyed) return;
     if (this.ext !== null) this.ext.lastActive = this.loop.now();
-    if (this.needDrain && this.queued <= this.writableLowWaterMark) {
-      this.needDrain = false;
-      this.emit('drain');
-      if (this.destroyed) return;
-    }
     this.maybeShutdown();
     this.updateInterest();
+    this.emitDrainIfLow();
   }
 
   /** Bytes written but not yet taken by the kernel. */
