@@ -198,10 +198,13 @@ interface Conn {
   /** When the incomplete request started (loop time), for the header timeout. */
   partialSince: number;
   lastActive: number;
+  /** Answered with an error status and closing. */
+  closing: boolean;
 }
 const conns = new Set<Conn>();
 
 function onData(conn: Conn, chunk: Buffer): void {
+  if (conn.closing) return; // answered with an error: whatever else comes is dropped
   const socket = conn.socket;
   let b = chunk;
   if (conn.partial !== null) b = Buffer.concat([conn.partial, chunk]);
@@ -211,7 +214,7 @@ function onData(conn: Conn, chunk: Buffer): void {
   counters.requests += count;
   if (parsedError !== 0) {
     if (count > 0) socket.write(okTimes(count));
-    socket.end(ERRORS[parsedError]);
+    closeWith(conn, parsedError);
     return;
   }
   if (parsedClose) {
@@ -231,7 +234,7 @@ function onData(conn: Conn, chunk: Buffer): void {
 
 const server = net.createServer({ allowHalfOpen: false }, (socket) => {
   counters.connections++;
-  const conn: Conn = { socket, partial: null, partialSince: 0, lastActive: loop.now() };
+  const conn: Conn = { socket, partial: null, partialSince: 0, lastActive: loop.now(), closing: false };
   conns.add(conn);
   socket.on('data', (chunk: Buffer) => onData(conn, chunk));
   socket.on('drain', () => socket.resume());
@@ -248,9 +251,7 @@ loop
     const now = loop.now();
     for (const conn of conns) {
       if (conn.partial !== null && now - conn.partialSince > HEADER_TIMEOUT_MS) {
-        conn.partial = null;
-        conn.socket.end(ERRORS[408]);
-        setTimeoutDestroy(conn.socket);
+        closeWith(conn, 408);
       } else if (IDLE_TIMEOUT_MS > 0 && now - conn.lastActive > IDLE_TIMEOUT_MS) {
         conn.socket.destroy();
       }
@@ -259,8 +260,18 @@ loop
   .unref();
 
 /** A closing client that never reads its 408 must not hold the connection: 1 s, then reset. */
-function setTimeoutDestroy(socket: Net.Socket): void {
-  loop.setTimeout(() => socket.destroy(), 1000).unref();
+/**
+ * Answer with an error status and close: stop reading (whatever else the client sends is not
+ * our problem), send the answer, FIN; a client that does not close its side within a second
+ * (or never reads the answer) is reset.
+ */
+function closeWith(conn: Conn, status: number): void {
+  conn.partial = null;
+  conn.closing = true;
+  conns.delete(conn);
+  conn.socket.pause();
+  conn.socket.end(ERRORS[status]);
+  loop.setTimeout(() => conn.socket.destroy(), 1000).unref();
 }
 
 server.on('error', (e) => {
