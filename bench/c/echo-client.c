@@ -3,7 +3,8 @@
  *
  *   usage: echo-client --port N [--host 127.0.0.1] [--connections C]
  *                      [--size BYTES] [--duration SECONDS]
- *                      [--warmup SECONDS] [--json]
+ *                      [--warmup SECONDS] [--json] [--phases]
+ *          echo-client --port N [--host 127.0.0.1] --connections C --hold [--rate N]
  *
  * One thread, one epoll instance, C connections. Each connection sends one
  * message of SIZE bytes, waits until all SIZE bytes have come back (checking
@@ -20,6 +21,19 @@
  * Errors (refused or failed connects, resets, unexpected EOF, wrong echo
  * bytes) are counted; the connection is then dropped, not reopened. The exit
  * status is 1 if no connection could be made at all, 2 on bad usage.
+ *
+ * --phases: also print "phase: measure" on stderr when the measurement window
+ * opens (after connect + warm-up) and "phase: done" when it closes, so that a
+ * harness can sample the server's CPU time over exactly that window.
+ *
+ * --hold: idle mode. Open C connections (at most 256 connects in flight at a
+ * time, so a listen backlog is never overrun), send nothing, print
+ * "held N" (N = connections established) on stdout once every connect has
+ * finished, then wait, doing nothing, until SIGINT or SIGTERM (exit 0). A held
+ * connection that the server closes is counted as an error and dropped.
+ * --rate N paces the connects at N per second (default: as fast as possible),
+ * so that a server that accepts more slowly than that never sees its listen
+ * backlog overflow (the kernel would drop SYNs, retried after 1 s, 3 s, ...).
  *
  * Build: cc -O2 -Wall -Wextra -o echo-client echo-client.c
  */
@@ -41,6 +55,8 @@
 
 #define MAX_EVENTS       1024
 #define CONNECT_TIMEOUT  (10ull * 1000000000ull) /* ns */
+#define HOLD_TIMEOUT     (60ull * 1000000000ull) /* ns, for all of --hold's connects */
+#define HOLD_INFLIGHT    256                      /* --hold: connects in flight at once */
 
 /* ---- latency histogram ------------------------------------------------- */
 
@@ -124,6 +140,13 @@ static uint64_t errors, messages;
 static uint64_t warm_end = UINT64_MAX, measure_end = UINT64_MAX;
 static int first_error_reported;
 static const char *target_desc;
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
 
 static uint64_t now_ns(void)
 {
@@ -255,15 +278,111 @@ static int open_conn(struct conn *c, const struct sockaddr_in *addr)
     return 0;
 }
 
+/* ---- --hold: idle connections -------------------------------------------- */
+
+/* Open nconns connections, HOLD_INFLIGHT at a time, send nothing, report
+ * "held N" and wait for SIGINT/SIGTERM. */
+static int run_hold(int nconns, const struct sockaddr_in *addr, double rate)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART: epoll_wait returns EINTR */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct epoll_event events[MAX_EVENTS];
+    uint64_t start = now_ns();
+    uint64_t deadline = start + HOLD_TIMEOUT;
+    int next = 0, announced = 0;
+    while (!stop_requested) {
+        /* With --rate, connection i may start only at start + i / rate. */
+        int allowed = nconns;
+        if (rate > 0) {
+            double due = (double)(now_ns() - start) / 1e9 * rate + 1;
+            if (due < nconns)
+                allowed = (int)due;
+        }
+        while (next < allowed && pending_connects < HOLD_INFLIGHT) {
+            if (open_conn(&conns[next], addr) < 0) {
+                if (!first_error_reported) {
+                    perror("echo-client: socket");
+                    first_error_reported = 1;
+                }
+                errors++;
+            }
+            next++;
+        }
+        uint64_t now = now_ns();
+        if (pending_connects > 0 && now >= deadline) {
+            for (int i = 0; i < next; i++)
+                if (conns[i].fd >= 0 && !conns[i].connected)
+                    fail_conn(&conns[i], "connect", ETIMEDOUT);
+        }
+        if (!announced && next == nconns && pending_connects == 0) {
+            printf("held %d\n", live);
+            fflush(stdout);
+            announced = 1;
+        }
+        int timeout_ms = pending_connects > 0 ? (int)((deadline - now + 999999) / 1000000) : -1;
+        if (next < nconns && rate > 0)
+            timeout_ms = 1; /* paced: come back for the next connects */
+        int n = epoll_wait(epfd, events, MAX_EVENTS, timeout_ms);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            perror("echo-client: epoll_wait");
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            struct conn *c = events[i].data.ptr;
+            if (c->fd < 0)
+                continue;
+            if (!c->connected) {
+                int err = 0;
+                socklen_t len = sizeof err;
+                if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                    err = errno;
+                if (err) {
+                    fail_conn(c, "connect", err);
+                    continue;
+                }
+                c->connected = 1;
+                pending_connects--;
+                ever_connected++;
+                set_interest(c, EPOLLIN | EPOLLRDHUP);
+                continue;
+            }
+            /* A held connection became readable: the server closed it (or sent
+             * something, which an idle echo server never does). */
+            char b[256];
+            ssize_t r = read(c->fd, b, sizeof b);
+            if (r == 0)
+                fail_conn(c, "server closed a held connection", 0);
+            else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                fail_conn(c, "read", errno);
+        }
+    }
+    for (int i = 0; i < nconns; i++)
+        if (conns[i].fd >= 0)
+            close(conns[i].fd);
+    close(epfd);
+    if (ever_connected == 0) {
+        fprintf(stderr, "echo-client: no connection to %s could be made\n", target_desc);
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s --port N [--host 127.0.0.1] [--connections C] [--size BYTES]\n"
-            "       [--duration SECONDS] [--warmup SECONDS] [--json]\n"
+            "       [--duration SECONDS] [--warmup SECONDS] [--json] [--phases]\n"
+            "   or: %s --port N [--host 127.0.0.1] --connections C --hold [--rate PER_S]\n"
             "defaults: --connections 1 --size 64 --duration 10 --warmup 1\n",
-            prog);
+            prog, prog);
     exit(2);
 }
 
@@ -280,8 +399,8 @@ int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1";
     long port = -1;
-    int nconns = 1, json = 0;
-    double duration = 10, warmup = 1;
+    int nconns = 1, json = 0, phases = 0, hold = 0;
+    double duration = 10, warmup = 1, hold_rate = 0;
     msg_size = 64;
 
     for (int i = 1; i < argc; i++) {
@@ -289,6 +408,12 @@ int main(int argc, char **argv)
         int has_value = i + 1 < argc;
         if (strcmp(a, "--json") == 0)
             json = 1;
+        else if (strcmp(a, "--phases") == 0)
+            phases = 1;
+        else if (strcmp(a, "--hold") == 0)
+            hold = 1;
+        else if (strcmp(a, "--rate") == 0 && has_value)
+            hold_rate = parse_num(argv[++i], argv[0], 0);
         else if (strcmp(a, "--port") == 0 && has_value)
             port = (long)parse_num(argv[++i], argv[0], 1);
         else if (strcmp(a, "--host") == 0 && has_value)
@@ -340,6 +465,8 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < msg_size; i++)
         message[i] = (char)('a' + i % 26);
+    if (hold)
+        return run_hold(nconns, &addr, hold_rate);
 
     uint64_t connect_deadline = now_ns() + CONNECT_TIMEOUT;
     for (int i = 0; i < nconns; i++) {
@@ -354,6 +481,7 @@ int main(int argc, char **argv)
 
     struct epoll_event events[MAX_EVENTS];
     uint64_t now = now_ns();
+    int measure_marked = 0;
     while (live > 0) {
         now = now_ns();
         if (pending_connects > 0 && now >= connect_deadline) {
@@ -365,10 +493,16 @@ int main(int argc, char **argv)
             warm_end = now + (uint64_t)(warmup * 1e9);
             measure_end = warm_end + (uint64_t)(duration * 1e9);
         }
+        if (phases && !measure_marked && now >= warm_end) {
+            fputs("phase: measure\n", stderr);
+            measure_marked = 1;
+        }
         if (now >= measure_end)
             break;
 
-        uint64_t deadline = pending_connects > 0 ? connect_deadline : measure_end;
+        uint64_t deadline = pending_connects > 0 ? connect_deadline
+                          : phases && !measure_marked ? warm_end
+                          : measure_end;
         int timeout_ms = (int)((deadline - now + 999999) / 1000000);
         int n = epoll_wait(epfd, events, MAX_EVENTS, timeout_ms);
         if (n < 0) {
@@ -391,6 +525,8 @@ int main(int argc, char **argv)
                 send_some(c);
         }
     }
+    if (phases)
+        fputs("phase: done\n", stderr);
     if (warm_end == UINT64_MAX)
         warm_end = now; /* never got going: nothing was measured */
 

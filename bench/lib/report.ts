@@ -1,0 +1,533 @@
+/**
+ * Turns the suites' raw runs into the Markdown report (medians and min–max across rounds,
+ * ratios computed per round and then summarised) and the SVG charts.
+ */
+import type { BoundaryResult, BoundaryRow } from '../suites/boundary';
+import type { EchoResult, EchoRun } from '../suites/echo';
+import type { HttpResult, HttpRun, ServerInfo } from '../suites/http';
+import type { IdleResult, IdleRun } from '../suites/idle';
+import type { TimersResult } from '../suites/timers';
+import { BUCKETS, bucketLabel, EDGES_US, type LatenessResult } from './lateness';
+import { fmtBytes, fmtNum, fmtRatio, fmtSummary, fmtUs, ratios, type Summary, summarize } from './stats';
+import { type BarSeries, groupedBars, histogram, percentileLines } from './svg';
+
+export interface Meta {
+  date: string;
+  mode: string;
+  settingsText: string;
+  machine: string;
+  placement: string;
+  loadBefore: string;
+  loadAfter: string;
+  commit: string;
+  totalSeconds: number;
+  /** Seconds each suite took. */
+  suiteSeconds?: Record<string, number>;
+  node: string;
+  wrk: string;
+  notes: string[];
+}
+
+export interface Results {
+  meta: Meta;
+  http?: HttpResult;
+  echo?: EchoResult;
+  timers?: TimersResult;
+  idle?: IdleResult;
+  boundary?: BoundaryResult;
+}
+
+const OURS = ['ours-standalone', 'ours-node'];
+
+// ── helpers ─────────────────────────────────────────────────────────────────────────────────
+
+function table(head: string[], rows: string[][], align?: string[]): string {
+  const a = align ?? head.map((_, i) => (i === 0 ? 'l' : 'r'));
+  const sep = a.map((x) => (x === 'l' ? '---' : '---:'));
+  return [`| ${head.join(' | ')} |`, `| ${sep.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** Values of `field` for one server/connections, indexed by round − 1 (undefined where failed). */
+function perRound<R extends { server: string; conns: number; round: number; ok: boolean }>(
+  runs: R[],
+  server: string,
+  conns: number,
+  rounds: number,
+  field: (r: R) => number | undefined,
+): (number | undefined)[] {
+  const out: (number | undefined)[] = new Array(rounds).fill(undefined);
+  for (const r of runs) if (r.ok && r.server === server && r.conns === conns) out[r.round - 1] = field(r);
+  return out;
+}
+
+function defined(v: (number | undefined)[]): number[] {
+  return v.filter((x): x is number => x !== undefined);
+}
+
+function roundsOf(runs: { round: number }[]): number {
+  return runs.reduce((m, r) => Math.max(m, r.round), 0);
+}
+
+function failures<R extends { ok: boolean; error?: string }>(runs: R[], describe: (r: R) => string): string[] {
+  return runs.filter((r) => !r.ok).map((r) => `${describe(r)}: ${r.error ?? 'failed'}`);
+}
+
+function unavailableNote(servers: { id: string; available: boolean; reason?: string }[]): string {
+  const missing = servers.filter((s) => !s.available);
+  if (missing.length === 0) return '';
+  return `${missing.map((s) => `- **${s.id}**: ${s.reason ?? 'not available'}`).join('\n')}\n\n`;
+}
+
+function labelOf(servers: ServerInfo[], id: string): string {
+  return servers.find((s) => s.id === id)?.label ?? id;
+}
+
+function cell(servers: { id: string; available: boolean }[], id: string, s: Summary | null, f: (s: Summary) => string): string {
+  const info = servers.find((x) => x.id === id);
+  if (info && !info.available) return OURS.includes(id) ? 'not available yet' : 'n/a';
+  return s ? f(s) : '–';
+}
+
+// ── 1. HTTP ─────────────────────────────────────────────────────────────────────────────────
+
+function httpSection(h: HttpResult, charts: string[]): string {
+  let md = '## 1. HTTP plaintext keep-alive\n\n';
+  if (h.skipped) return `${md}Skipped: ${h.skipped}\n\n`;
+  const R = roundsOf(h.runs);
+  md += unavailableNote(h.servers);
+  const rows: string[][] = [];
+  for (const conns of h.connections) {
+    for (const s of h.servers) {
+      const pr = (f: (r: HttpRun) => number | undefined) => perRound(h.runs, s.id, conns, R, f);
+      const rps = pr((r) => r.rps);
+      const perCpu = pr((r) => r.reqPerCpuS);
+      const available = s.available && defined(rps).length > 0;
+      const ratioCell = (base: string): string => {
+        if (!available) return '–';
+        if (s.id === base) return '1 · 1';
+        const pc = summarize(ratios(perCpu, perRound(h.runs, base, conns, R, (r) => r.reqPerCpuS)));
+        const raw = summarize(ratios(rps, perRound(h.runs, base, conns, R, (r) => r.rps)));
+        return pc && raw ? `${fmtRatio(pc)} · ${fmtRatio(raw)}` : '–';
+      };
+      const p99 = summarize(defined(pr((r) => r.latencyUs?.p99)));
+      rows.push([
+        s.label,
+        String(conns),
+        cell(h.servers, s.id, summarize(defined(rps)), (x) => fmtSummary(x, 0)),
+        cell(h.servers, s.id, summarize(defined(pr((r) => r.cpuShare && r.cpuShare * 100))), (x) => fmtSummary(x, 0, '%')),
+        cell(h.servers, s.id, summarize(defined(pr((r) => r.cpuUsPerReq))), (x) => fmtSummary(x, 2)),
+        cell(h.servers, s.id, summarize(defined(perCpu)), (x) => fmtSummary(x, 0)),
+        cell(h.servers, s.id, summarize(defined(pr((r) => r.latencyUs?.p50))), (x) => `${fmtUs(x.median)} / ${fmtUs(p99?.median ?? Number.NaN)}`),
+        ratioCell('node-net'),
+        ratioCell('c'),
+      ]);
+    }
+  }
+  md += table(
+    ['server', 'conns', 'req/s', 'server CPU', 'CPU-µs / req', 'req per CPU-s', 'latency p50 / p99', 'vs Node net: per CPU · raw', 'vs C: per CPU · raw'],
+    rows,
+  );
+  md += '\n\n';
+  md += ourRatios(
+    h.servers,
+    h.connections,
+    ['c', 'node-net', 'node-http'],
+    (id, conns, f) => perRound(h.runs, id, conns, R, f as (r: HttpRun) => number | undefined),
+    'reqPerCpuS',
+    'rps',
+    'requests',
+  );
+  const checks = h.servers.filter((s) => s.response !== undefined);
+  if (checks.length > 0) {
+    md += `Response bytes (one GET, compared with bench/c/http-server.c's): ${checks.map((s) => `${s.id} ${s.response}`).join('; ')}.\n\n`;
+  }
+  const errs = h.runs.filter((r) => r.ok && ((r.non2xx ?? 0) > 0 || Object.values(r.socketErrors ?? {}).some((v) => v > 0)));
+  if (errs.length > 0) {
+    md += `wrk reported errors in ${errs.length} run(s): ${errs
+      .slice(0, 8)
+      .map((r) => `${r.server} ${r.conns}c r${r.round} (non-2xx ${r.non2xx}, socket ${JSON.stringify(r.socketErrors)})`)
+      .join('; ')}.\n\n`;
+  }
+  const fails = failures(h.runs, (r) => `${r.server} ${r.conns}c round ${r.round}`);
+  if (fails.length > 0) md += `Failed runs:\n${fails.map((f) => `- ${f}`).join('\n')}\n\n`;
+  const groups = h.connections.map((c) => `${fmtNum(c, 0)} connections`);
+  const series = (field: (r: HttpRun) => number | undefined): BarSeries[] =>
+    h.servers.map((s) => ({
+      id: s.id,
+      label: s.label,
+      values: h.connections.map((c) => summarize(defined(perRound(h.runs, s.id, c, R, field)))),
+    }));
+  charts.push(
+    'http-throughput.svg',
+    groupedBars({ title: 'HTTP keep-alive: requests per second', subtitle: 'wrk -t1, loopback; server and wrk pinned to different cores', groups, series: series((r) => r.rps), yLabel: 'requests / s' }),
+    'http-per-cpu.svg',
+    groupedBars({ title: 'HTTP keep-alive: requests per server CPU-second', subtitle: 'requests ÷ server CPU time (user + system, all threads) over the measured window', groups, series: series((r) => r.reqPerCpuS), yLabel: 'requests / CPU-s' }),
+  );
+  md += '![HTTP requests per second](http-throughput.svg)\n\n![HTTP requests per server CPU-second](http-per-cpu.svg)\n\n';
+  return md;
+}
+
+/** "ours vs X" ratios, per CPU-second and raw, each computed per round then summarised. */
+function ourRatios(
+  servers: ServerInfo[],
+  connections: number[],
+  baselines: string[],
+  values: (id: string, conns: number, f: (r: HttpRun | EchoRun) => number | undefined) => (number | undefined)[],
+  perCpuField: 'reqPerCpuS' | 'msgsPerCpuS',
+  rawField: 'rps' | 'msgsPerS',
+  what: string,
+): string {
+  const present = baselines.filter((b) => servers.some((s) => s.id === b && s.available));
+  const get = (field: string) => (r: HttpRun | EchoRun) => (r as unknown as Record<string, number | undefined>)[field];
+  const rows: string[][] = [];
+  for (const ours of OURS) {
+    const info = servers.find((s) => s.id === ours);
+    if (!info) continue;
+    for (const conns of connections) {
+      const row = [info.label, String(conns)];
+      for (const b of present) {
+        if (!info.available) row.push('not available yet');
+        else row.push(fmtRatio(summarize(ratios(values(ours, conns, get(perCpuField)), values(b, conns, get(perCpuField))))));
+      }
+      for (const b of present) {
+        if (!info.available) row.push('not available yet');
+        else row.push(fmtRatio(summarize(ratios(values(ours, conns, get(rawField)), values(b, conns, get(rawField))))));
+      }
+      rows.push(row);
+    }
+  }
+  if (rows.length === 0 || present.length === 0) return '';
+  const name = (b: string): string => labelOf(servers, b);
+  return (
+    `Ours against the baselines — ${what} per server CPU-second (the target metric) and raw ${what}/s; ratio per round, then median (min–max); > 1 means ours is better:\n\n` +
+    table(['ours', 'conns', ...present.map((b) => `per CPU vs ${name(b)}`), ...present.map((b) => `raw vs ${name(b)}`)], rows) +
+    '\n\n'
+  );
+}
+
+// ── 2. Echo ─────────────────────────────────────────────────────────────────────────────────
+
+function echoSection(e: EchoResult, charts: string[]): string {
+  let md = `## 2. TCP echo, ${e.size}-byte messages (closed loop)\n\n`;
+  const R = roundsOf(e.runs);
+  md += unavailableNote(e.servers);
+  const rows: string[][] = [];
+  const pr = (id: string, conns: number, f: (r: EchoRun) => number | undefined) => perRound(e.runs, id, conns, R, f);
+  for (const conns of e.connections) {
+    for (const s of e.servers) {
+      const rate = pr(s.id, conns, (r) => r.msgsPerS);
+      const perCpu = pr(s.id, conns, (r) => r.msgsPerCpuS);
+      const ok = s.available && defined(rate).length > 0;
+      const ratioCell = (base: string): string => {
+        if (!ok) return '–';
+        if (s.id === base) return '1 · 1';
+        const pc = summarize(ratios(perCpu, pr(base, conns, (r) => r.msgsPerCpuS)));
+        const raw = summarize(ratios(rate, pr(base, conns, (r) => r.msgsPerS)));
+        return pc && raw ? `${fmtRatio(pc)} · ${fmtRatio(raw)}` : '–';
+      };
+      rows.push([
+        s.label,
+        String(conns),
+        cell(e.servers, s.id, summarize(defined(rate)), (x) => fmtSummary(x, 0)),
+        cell(e.servers, s.id, summarize(defined(pr(s.id, conns, (r) => r.cpuShare && r.cpuShare * 100))), (x) => fmtSummary(x, 0, '%')),
+        cell(e.servers, s.id, summarize(defined(pr(s.id, conns, (r) => r.cpuUsPerMsg))), (x) => fmtSummary(x, 2)),
+        cell(e.servers, s.id, summarize(defined(perCpu)), (x) => fmtSummary(x, 0)),
+        cell(e.servers, s.id, summarize(defined(pr(s.id, conns, (r) => r.latencyUs?.p50))), (x) => fmtSummary(x, 0)),
+        cell(e.servers, s.id, summarize(defined(pr(s.id, conns, (r) => r.latencyUs?.p99))), (x) => fmtSummary(x, 0)),
+        ratioCell('node-net'),
+        ratioCell('c'),
+      ]);
+    }
+  }
+  md += table(['server', 'conns', 'msgs/s', 'server CPU', 'CPU-µs / msg', 'msgs per CPU-s', 'RTT p50 µs', 'RTT p99 µs', 'vs Node net: per CPU · raw', 'vs C: per CPU · raw'], rows);
+  md += '\n\n';
+  md += ourRatios(
+    e.servers,
+    e.connections,
+    ['c', 'node-net'],
+    (id, conns, f) => pr(id, conns, f as (r: EchoRun) => number | undefined),
+    'msgsPerCpuS',
+    'msgsPerS',
+    'messages',
+  );
+  md += driverCost(e, pr);
+  const fails = failures(e.runs, (r) => `${r.server} ${r.conns}c round ${r.round}`);
+  if (fails.length > 0) md += `Failed runs:\n${fails.map((f) => `- ${f}`).join('\n')}\n\n`;
+
+  const groups = e.connections.map((c) => `${fmtNum(c, 0)} conn${c === 1 ? '' : 's'}`);
+  const series = (field: (r: EchoRun) => number | undefined): BarSeries[] =>
+    e.servers.map((s) => ({ id: s.id, label: s.label, values: e.connections.map((c) => summarize(defined(pr(s.id, c, field)))) }));
+  charts.push(
+    'echo-throughput.svg',
+    groupedBars({ title: `Echo (${e.size} B): messages per second`, subtitle: 'closed loop: one message in flight per connection', groups, series: series((r) => r.msgsPerS), yLabel: 'messages / s', perGroupScale: true }),
+    'echo-per-cpu.svg',
+    groupedBars({ title: `Echo (${e.size} B): messages per server CPU-second`, subtitle: 'messages ÷ server CPU time over the measured window', groups, series: series((r) => r.msgsPerCpuS), yLabel: 'messages / CPU-s', perGroupScale: true }),
+    'echo-latency.svg',
+    percentileLines({
+      title: `Echo (${e.size} B): round-trip latency percentiles`,
+      subtitle: 'measured by echo-client from the first write to the last read of each message',
+      xLabels: ['p50', 'p90', 'p99', 'max'],
+      panels: e.connections.map((c) => ({
+        title: `${fmtNum(c, 0)} connection${c === 1 ? '' : 's'}`,
+        series: e.servers.map((s) => ({
+          id: s.id,
+          label: s.label,
+          points: (['p50', 'p90', 'p99', 'max'] as const).map((p) => summarize(defined(pr(s.id, c, (r) => r.latencyUs?.[p])))?.median ?? null),
+        })),
+      })),
+      yLabel: 'round trip',
+      format: (v) => (v >= 1e6 ? `${+(v / 1e6).toPrecision(3)} s` : v >= 1000 ? `${+(v / 1000).toPrecision(3)} ms` : `${+v.toPrecision(3)} µs`),
+    }),
+  );
+  md += '![Echo messages per second](echo-throughput.svg)\n\n![Echo messages per server CPU-second](echo-per-cpu.svg)\n\n![Echo latency percentiles](echo-latency.svg)\n\n';
+  return md;
+}
+
+/** What the node driver costs against the standalone one, on the same echo workload. */
+function driverCost(e: EchoResult, pr: (id: string, conns: number, f: (r: EchoRun) => number | undefined) => (number | undefined)[]): string {
+  const a = e.servers.find((s) => s.id === 'ours-standalone');
+  const b = e.servers.find((s) => s.id === 'ours-node');
+  let md = '### The node driver against the standalone driver (same echo workload)\n\n';
+  if (!a?.available || !b?.available) {
+    return `${md}Not available yet: ${[a, b]
+      .filter((s) => s && !s.available)
+      .map((s) => `${s!.id} (${s!.reason})`)
+      .join('; ')}.\n\n`;
+  }
+  const rows = e.connections.map((c) => {
+    const r = (f: (r: EchoRun) => number | undefined) => summarize(ratios(pr('ours-node', c, f), pr('ours-standalone', c, f)));
+    const diff = (f: (r: EchoRun) => number | undefined): string => {
+      const x = pr('ours-node', c, f);
+      const y = pr('ours-standalone', c, f);
+      const d: number[] = [];
+      for (let i = 0; i < x.length; i++) if (x[i] !== undefined && y[i] !== undefined) d.push(x[i]! - y[i]!);
+      const s = summarize(d);
+      return s ? `${s.median >= 0 ? '+' : ''}${fmtSummary(s, 1)}` : '–';
+    };
+    return [
+      String(c),
+      fmtRatio(r((x) => x.msgsPerS)),
+      fmtRatio(r((x) => x.msgsPerCpuS)),
+      diff((x) => x.cpuUsPerMsg),
+      diff((x) => x.latencyUs?.p50),
+      diff((x) => x.latencyUs?.p99),
+    ];
+  });
+  md += 'Node driver ÷ standalone (ratio per round, median (min–max); < 1 = the node driver is slower), and node − standalone differences:\n\n';
+  md += table(['conns', 'msgs/s ratio', 'msgs per CPU-s ratio', 'Δ CPU-µs / msg', 'Δ RTT p50 µs', 'Δ RTT p99 µs'], rows);
+  return `${md}\n\n`;
+}
+
+// ── 3. Timers ───────────────────────────────────────────────────────────────────────────────
+
+const IMPL_LABEL: Record<string, string> = {
+  'ours-standalone': 'ours · standalone (`loop.run()`)',
+  'ours-node': 'ours · node driver (`loop.attach()`)',
+  node: 'Node `setTimeout`',
+};
+
+function timersSection(t: TimersResult, charts: string[]): string {
+  let md = '## 3. Timer lateness (fired − due)\n\n';
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  for (const v of t.variants) {
+    const keys: { impl: string; basis: string }[] = [];
+    for (const impl of ['ours-standalone', 'ours-node', 'node']) {
+      keys.push({ impl, basis: 'requested' });
+      if (impl === 'node') keys.push({ impl, basis: 'effective' });
+    }
+    const hists: { id: string; label: string; shares: number[] }[] = [];
+    for (const k of keys) {
+      const runs = t.runs.filter((r) => r.variant === v.id && r.impl === k.impl);
+      const res = runs.filter((r) => r.ok).map((r) => r.results!.find((x) => x.basis === k.basis)).filter((x): x is LatenessResult => !!x);
+      const label = `${IMPL_LABEL[k.impl] ?? k.impl}${k.impl === 'node' ? (k.basis === 'requested' ? ', vs requested delay' : ', vs its effective delay (trunc)') : ''}`;
+      if (res.length === 0) {
+        const err = runs.find((r) => !r.ok)?.error ?? 'no runs';
+        rows.push([v.id, label, err.startsWith('not available yet') ? 'not available yet' : `failed: ${err.slice(0, 120)}`, '', '', '', '', '', '']);
+        continue;
+      }
+      const s = (f: (x: LatenessResult) => number) => summarize(res.map(f));
+      const us = (f: (x: LatenessResult) => number): string => {
+        const x = s(f);
+        if (!x) return '–';
+        return x.min === x.max || x.n === 1 ? fmtUs(x.median) : `${fmtUs(x.median)} (${fmtUs(x.min)}–${fmtUs(x.max)})`;
+      };
+      const early = s((x) => x.early)!;
+      const minEarly = s((x) => x.minUs)!;
+      rows.push([
+        v.id,
+        label,
+        fmtNum(v.count, 0),
+        `${fmtSummary(early, 0)}${early.max > 0 ? ` (min ${fmtUs(minEarly.min)})` : ''}`,
+        us((x) => x.p50Us),
+        us((x) => x.p90Us),
+        us((x) => x.p99Us),
+        us((x) => x.p999Us),
+        us((x) => x.maxUs),
+      ]);
+      const pooled = new Array<number>(BUCKETS).fill(0);
+      let total = 0;
+      for (const x of res) {
+        x.hist.forEach((c, i) => {
+          pooled[i]! += c;
+        });
+        total += x.count;
+      }
+      hists.push({
+        id: k.impl === 'node' ? (k.basis === 'requested' ? 'node' : 'node (effective delay)') : k.impl,
+        label: k.impl === 'node' ? (k.basis === 'requested' ? 'Node setTimeout (vs requested)' : 'Node setTimeout (vs effective trunc delay)') : k.impl === 'ours-node' ? 'ours · node driver' : 'ours · standalone',
+        shares: pooled.map((c) => c / total),
+      });
+      if (v.id === 'sparse' && k.impl !== 'node') {
+        const p99 = s((x) => x.p99Us)!;
+        notes.push(`${k.impl}: p99 ${fmtUs(p99.median)} on the idle loop — target ≤ 100 µs: **${p99.median <= 100 ? 'met' : 'not met'}**`);
+      }
+    }
+    const zero = EDGES_US.indexOf(0);
+    const file = `timers-lateness-${v.id}.svg`;
+    charts.push(
+      file,
+      histogram({
+        title: `Timer lateness, ${v.id}: ${fmtNum(v.count, 0)} timers due over ${v.minMs}–${v.maxMs} ms${v.leadMs ? ` (after a ${v.leadMs} ms lead)` : ''}`,
+        subtitle: 'fired − due, due = hrtime before scheduling + requested delay; Node also against its truncated delay',
+        buckets: Array.from({ length: BUCKETS }, (_, i) => bucketLabel(i)),
+        zeroIndex: zero,
+        series: hists,
+      }),
+    );
+  }
+  md += `Delays uniform over 1–100 ms plus a lead (${t.variants.map((v) => `${v.id} ${v.leadMs ?? 0} ms`).join(', ')}) so that every timer is scheduled before the first is due; lateness = fired − (hrtime before scheduling + delay); median across rounds (min–max).\n\n`;
+  md += table(['variant', 'implementation', 'timers', 'early (fired before due)', 'p50', 'p90', 'p99', 'p99.9', 'max'], rows);
+  md += '\n\n';
+  if (notes.length > 0) md += `${notes.map((n) => `- ${n}`).join('\n')}\n\n`;
+  const sched = t.runs.filter((r) => r.ok && r.variant === 'dense' && typeof r.meta?.scheduleMs === 'number');
+  if (sched.length > 0) {
+    const byImpl = ['ours-standalone', 'ours-node', 'node']
+      .map((impl) => {
+        const s = summarize(sched.filter((r) => r.impl === impl).map((r) => r.meta!.scheduleMs as number));
+        return s ? `${impl} ${fmtNum(s.median, 1)} ms` : null;
+      })
+      .filter(Boolean);
+    md += `Scheduling the dense set (one synchronous loop) took: ${byImpl.join(', ')}. The dense variant runs the loop at about its capacity (one timer due per µs): its lateness says whether a loop keeps up, and is very sensitive to per-timer cost; the sparse variant is the precision test.\n\n`;
+  }
+  for (const v of t.variants) md += `![Timer lateness, ${v.id}](timers-lateness-${v.id}.svg)\n\n`;
+  return md;
+}
+
+// ── 4. Idle ─────────────────────────────────────────────────────────────────────────────────
+
+function idleSection(d: IdleResult): string {
+  let md = `## 4. Idle: ${fmtNum(d.connections, 0)} idle connections + one 1 s interval timer, ${d.windowS} s window\n\n`;
+  md += unavailableNote(d.servers);
+  const rows: string[][] = [];
+  for (const s of d.servers) {
+    const runs = d.runs.filter((r) => r.impl === s.id && r.ok);
+    if (!s.available) {
+      rows.push([s.label, 'not available yet', '', '', '', '', '', '', '', '']);
+      continue;
+    }
+    if (runs.length === 0) {
+      rows.push([s.label, `failed: ${(d.runs.find((r) => r.impl === s.id)?.error ?? '').slice(0, 160)}`, '', '', '', '', '', '', '', '']);
+      continue;
+    }
+    const sm = (f: (r: IdleRun) => number | null | undefined) => summarize(runs.map(f).filter((x): x is number => typeof x === 'number'));
+    const calls = runs
+      .filter((r) => !!r.epollCalls)
+      .map((r) => `${Object.entries(r.epollCalls!).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} in ${fmtNum(r.straceWindowS ?? Number.NaN, 1)} s`);
+    rows.push([
+      s.label,
+      fmtNum(sm((r) => r.held)?.median ?? Number.NaN, 0),
+      fmtSummary(sm((r) => r.connectS), 2, ' s'),
+      fmtSummary(sm((r) => (r.cpuUsPerS ?? 0) / 1000), 2, ' ms/s'),
+      fmtSummary(sm((r) => r.epollPerS), 1),
+      calls[0] ?? (runs[0]?.straceNote ?? '–'),
+      fmtSummary(sm((r) => r.ctxSwitchesPerS), 1),
+      fmtSummary(sm((r) => r.iterationsPerS), 1),
+      `${fmtBytes(sm((r) => r.rssBeforeBytes)?.median ?? Number.NaN)} → ${fmtBytes(sm((r) => r.rssAfterBytes)?.median ?? Number.NaN)}`,
+      `${fmtSummary(sm((r) => r.rssPerConnBytes), 0, ' B')}${sm((r) => r.heapPerConnBytes) ? ` (heap ${fmtNum(sm((r) => r.heapPerConnBytes)!.median, 0)} B)` : ''}`,
+    ]);
+  }
+  md += table(
+    ['server', 'held', 'connect time (paced, 20k/s)', 'server CPU', 'epoll waits / s (strace)', 'epoll calls traced (1st round)', 'main-thread sleeps / s', 'loop iterations / s', 'RSS before → after', 'RSS per connection'],
+    rows,
+  );
+  md += '\n\n';
+  const fails = failures(d.runs, (r) => `${r.impl} round ${r.round}`);
+  if (fails.length > 0) md += `Failed runs:\n${fails.map((f) => `- ${f}`).join('\n')}\n\n`;
+  return md;
+}
+
+// ── 5. Boundary ─────────────────────────────────────────────────────────────────────────────
+
+function boundarySection(b: BoundaryResult): string {
+  let md = '## 5. Boundary cost (in-process microbenchmarks)\n\n';
+  const ok = b.runs.filter((r) => r.ok);
+  if (ok.length === 0) {
+    const err = b.runs.find((r) => !r.ok)?.error ?? 'no runs';
+    return `${md}${err.startsWith('not available yet') ? `Not available yet${err.slice('not available yet'.length)}` : `Failed: ${err}`}\n\n`;
+  }
+  const ids: BoundaryRow[] = ok[0]!.rows!;
+  const med = (id: string): Summary | null => summarize(ok.map((r) => r.rows!.find((x) => x.id === id)?.ns).filter((x): x is number => x !== undefined));
+  const rows = ids.map((row) => {
+    const s = med(row.id);
+    const perEvent = row.events && s ? fmtNum(s.median / row.events, 1) : '';
+    return [row.label, fmtSummary(s, 1), row.events === undefined ? '' : String(row.events), perEvent];
+  });
+  md += table(['operation', 'ns per call / iteration', 'events', 'ns per event'], rows);
+  md += '\n\n';
+  const v = (id: string): number => med(id)?.median ?? Number.NaN;
+  const derived: string[] = [];
+  derived.push(`native call overhead (\`sys.clock_gettime\` − JS call): **${fmtNum(v('clock_gettime') - v('js-call'), 1)} ns**`);
+  derived.push(`epoll_wait, marginal cost per extra ready fd ((64 ready − 1 ready) / 63): **${fmtNum((v('epoll_wait-64') - v('epoll_wait-1')) / 63, 1)} ns** (kernel work; the call itself with nothing ready: ${fmtNum(v('epoll_wait-0'), 0)} ns)`);
+  derived.push(`loop iteration with nothing ready (\`runNoWait()\`): **${fmtNum(v('runNoWait-0'), 0)} ns**; per delivered event at 1 per wake-up: **${fmtNum(v('runNoWait-1'), 0)} ns**, at 64 per wake-up: **${fmtNum(v('runNoWait-64') / 64, 1)} ns** (of which the loop's own dispatch, beyond epoll_wait: ${fmtNum((v('runNoWait-64') - v('epoll_pwait2-64')) / 64, 1)} ns)`);
+  if (Number.isFinite(v('attached-1'))) {
+    derived.push(`attached turn driven by libuv, 1 ready watcher: **${fmtNum(v('attached-1'), 0)} ns** vs ${fmtNum(v('runNoWait-1'), 0)} ns standalone (the node driver's extra cost per wake-up: ${fmtNum(v('attached-1') - v('runNoWait-1'), 0)} ns)`);
+  }
+  const statsPerIter = v('stats-counters') + v('clock_gettime');
+  derived.push(
+    `always-on stats: counters ${fmtNum(v('stats-counters'), 1)} ns + one extra clock read for the time-asleep figure ${fmtNum(v('clock_gettime'), 1)} ns = **${fmtNum(statsPerIter, 1)} ns per iteration** (${fmtNum((100 * statsPerIter) / v('runNoWait-1'), 1)}% of an iteration delivering 1 event); the lateness histogram adds **${fmtNum(v('stats-histogram'), 1)} ns per fired timer**`,
+  );
+  md += `${derived.map((d) => `- ${d}`).join('\n')}\n\n`;
+  const fails = failures(b.runs, (r) => `round ${r.round}`);
+  if (fails.length > 0) md += `Failed runs:\n${fails.map((f) => `- ${f}`).join('\n')}\n\n`;
+  return md;
+}
+
+// ── the whole report ────────────────────────────────────────────────────────────────────────
+
+export function render(r: Results): { markdown: string; charts: Map<string, string> } {
+  const m = r.meta;
+  const chartList: string[] = [];
+  let body = '';
+  if (r.http) body += httpSection(r.http, chartList);
+  if (r.echo) body += echoSection(r.echo, chartList);
+  if (r.timers) body += timersSection(r.timers, chartList);
+  if (r.idle) body += idleSection(r.idle);
+  if (r.boundary) body += boundarySection(r.boundary);
+  const head = table(
+    ['', ''],
+    [
+      ['date', m.date],
+      ['mode', `${m.mode} — ${m.settingsText}`],
+      ['machine', m.machine],
+      ['software', `Node ${m.node}; ${m.wrk}`],
+      ['placement', m.placement],
+      ['load average (1 min) before → after', `${m.loadBefore} → ${m.loadAfter}`],
+      ['commit', m.commit],
+      [
+        'total time',
+        `${Math.floor(m.totalSeconds / 60)} min ${Math.round(m.totalSeconds % 60)} s${
+          m.suiteSeconds ? ` (${Object.entries(m.suiteSeconds).map(([k, v]) => `${k} ${v} s`).join(', ')})` : ''
+        }`,
+      ],
+    ],
+    ['l', 'l'],
+  );
+  let md = `# Benchmark results\n\nGenerated by \`npm run bench\`; see docs/benchmarks.md for how to read this.\n\n${head}\n\n`;
+  md += 'Cells are the median across rounds with (min–max) after it; ratios are computed per round (same round, same conditions) and then summarised the same way.\n\n';
+  if (m.notes.length > 0) md += `${m.notes.map((n) => `> ${n}`).join('\n>\n')}\n\n`;
+  md += body;
+  const charts = new Map<string, string>();
+  for (let i = 0; i + 1 < chartList.length; i += 2) charts.set(chartList[i]!, chartList[i + 1]!);
+  return { markdown: md, charts };
+}

@@ -1,0 +1,172 @@
+/**
+ * The servers under comparison, how to start them (pinned to the server core, on a free port,
+ * waiting for `listening on HOST:PORT`), and the check that an HTTP server sends the same bytes
+ * as the others.
+ */
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { RESPONSE } from '../servers/response';
+import { type Ctx, exists } from './context';
+import { freePort, type Proc, spawnProc } from './proc';
+
+export type ServerKind = 'ours' | 'node' | 'c';
+
+export interface ServerDef {
+  id: string;
+  label: string;
+  kind: ServerKind;
+  /** Command line for a port (and whether to print --report lines). */
+  argv(port: number, report: boolean): string[];
+  /** Why it cannot run here, or null. */
+  unavailable(): string | null;
+}
+
+const NODE = process.execPath;
+
+function oursDef(ctx: Ctx, id: string, label: string, file: string, driver: string, http: boolean, standin: string): ServerDef {
+  const script = path.join(ctx.distExamples, file);
+  if (ctx.standinOurs) {
+    const s = path.join(ctx.distBench, 'servers', standin);
+    return {
+      id,
+      label: `${label} [stand-in: ${standin}]`,
+      kind: 'ours',
+      argv: (port, report) => [NODE, s, '--port', String(port), '--host', '127.0.0.1', ...(report ? ['--report'] : [])],
+      unavailable: () => null,
+    };
+  }
+  return {
+    id,
+    label,
+    kind: 'ours',
+    argv: (port, report) => [
+      NODE,
+      script,
+      '--port',
+      String(port),
+      ...(http ? ['--host', '127.0.0.1'] : []),
+      '--driver',
+      driver,
+      ...(report ? ['--report'] : []),
+    ],
+    unavailable: () => (exists(script) ? null : `not available yet (${path.relative(ctx.root, script)} does not exist)`),
+  };
+}
+
+function benchNode(ctx: Ctx, id: string, label: string, file: string): ServerDef {
+  const script = path.join(ctx.distBench, 'servers', file);
+  return {
+    id,
+    label,
+    kind: 'node',
+    argv: (port, report) => [NODE, script, '--port', String(port), '--host', '127.0.0.1', ...(report ? ['--report'] : [])],
+    unavailable: () => (exists(script) ? null : `${script} missing (run npm run build:ts)`),
+  };
+}
+
+function cDef(ctx: Ctx, id: string, label: string, bin: string): ServerDef {
+  const exe = path.join(ctx.cbin, bin);
+  return {
+    id,
+    label,
+    kind: 'c',
+    argv: (port) => [exe, '--port', String(port), '--host', '127.0.0.1'],
+    unavailable: () => (exists(exe) ? null : `${exe} missing (bench/c/build.sh failed?)`),
+  };
+}
+
+export function httpServers(ctx: Ctx): ServerDef[] {
+  return [
+    oursDef(ctx, 'ours-standalone', 'ours · standalone', 'http-server.js', 'standalone', true, 'node-net-http.js'),
+    oursDef(ctx, 'ours-node', 'ours · node driver', 'http-server.js', 'node', true, 'node-net-http.js'),
+    benchNode(ctx, 'node-http', 'Node http', 'node-http.js'),
+    benchNode(ctx, 'node-net', 'Node net (minimal)', 'node-net-http.js'),
+    cDef(ctx, 'c', 'C epoll', 'http-server'),
+  ];
+}
+
+export function echoServers(ctx: Ctx): ServerDef[] {
+  return [
+    oursDef(ctx, 'ours-standalone', 'ours · standalone', 'echo-server.js', 'standalone', false, 'node-net-echo.js'),
+    oursDef(ctx, 'ours-node', 'ours · node driver', 'echo-server.js', 'node', false, 'node-net-echo.js'),
+    benchNode(ctx, 'node-net', 'Node net', 'node-net-echo.js'),
+    cDef(ctx, 'c', 'C epoll', 'echo-server'),
+  ];
+}
+
+export interface Running {
+  def: ServerDef;
+  proc: Proc;
+  host: string;
+  port: number;
+}
+
+/** Start a server pinned to the server core; resolves once it printed `listening on`. */
+export async function startServer(ctx: Ctx, def: ServerDef, options: { report?: boolean } = {}): Promise<Running> {
+  const port = await freePort();
+  const proc = spawnProc(def.argv(port, options.report === true), { name: def.id, cpu: ctx.serverCpu, raiseNofile: true, cwd: ctx.root });
+  try {
+    const m = await proc.waitFor(/listening on (\S+):(\d+)/, 15_000);
+    const host = m[1] === '0.0.0.0' || m[1] === '::' || m[1] === 'localhost' ? '127.0.0.1' : m[1]!;
+    return { def, proc, host, port: Number(m[2]) };
+  } catch (e) {
+    await proc.stop('SIGKILL', 0);
+    throw e;
+  }
+}
+
+/** The --report lines a server printed so far, parsed. */
+export function reportLines(proc: Proc): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const l of proc.stdoutLines) {
+    if (!l.startsWith('{')) continue;
+    try {
+      const o = JSON.parse(l) as Record<string, unknown>;
+      if (o.type === 'stats') out.push(o);
+    } catch {
+      // not a report line
+    }
+  }
+  return out;
+}
+
+/**
+ * Send one keep-alive GET and compare the response with the fixed bytes every server must send.
+ * Returns "identical" or a short description of the difference.
+ */
+export function checkHttpResponse(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const finish = (msg?: string): void => {
+      sock.destroy();
+      clearTimeout(timer);
+      if (msg) {
+        resolve(msg);
+        return;
+      }
+      const got = Buffer.concat(chunks);
+      if (got.equals(RESPONSE)) resolve('identical');
+      else {
+        const head = got.toString('latin1').split('\r\n\r\n')[0]!.replace(/\r\n/g, ' | ');
+        resolve(`differs (${got.length} bytes vs ${RESPONSE.length}): ${head.slice(0, 200)}`);
+      }
+    };
+    const timer = setTimeout(() => finish('no complete response within 3 s'), 3000);
+    sock.on('connect', () => sock.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\n\r\n'));
+    sock.on('data', (d: Buffer) => {
+      chunks.push(d);
+      total += d.length;
+      const s = Buffer.concat(chunks).toString('latin1');
+      const headEnd = s.indexOf('\r\n\r\n');
+      if (headEnd >= 0) {
+        const m = /content-length:\s*(\d+)/i.exec(s.slice(0, headEnd));
+        const want = headEnd + 4 + (m ? Number(m[1]) : 0);
+        if (total >= want) finish();
+      }
+    });
+    sock.on('error', (e) => finish(`request failed: ${e.message}`));
+    sock.on('end', () => finish());
+  });
+}
