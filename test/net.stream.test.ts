@@ -226,6 +226,7 @@ describe.each(drivers)('streams (%s driver)', (driver) => {
         loop,
         (s) => {
           s.on('data', (chunk) => {
+            if (!Buffer.isBuffer(chunk) || !(chunk instanceof Buffer) || chunk.constructor !== Buffer) throw new Error('not a Buffer');
             kept.push(chunk);
             copies.push(Buffer.from(chunk));
           });

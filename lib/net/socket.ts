@@ -329,12 +329,11 @@ export class Socket extends EventEmitter implements StreamOwner {
     // updateInterest): the paused data stays in the kernel until resume().
   }
 
-  /** @internal This iteration's read, from the loop's batch: n bytes at slab[start], 0 = EOF, −errno. */
-  _onRead(n: number, slab: Buffer, start: number): void {
+  /** @internal This iteration's read, from the loop's batch: n bytes in `chunk`, 0 = EOF, −errno. */
+  _onRead(n: number, chunk: Buffer): void {
     if (n > 0) {
       this.bytesRead += n;
       if (this.ext !== null) this.ext.lastActive = this.loop.now();
-      const chunk = slab.subarray(start, start + n);
       if (this.flowing === true && this.held === null) this.deliver(chunk);
       else this.hold(chunk);
     } else if (n === 0) {

@@ -31,8 +31,8 @@ export interface StreamOwner {
   _batchCursor: number;
   /** @internal During a flush: bytes of the batch still to account (or −errno on failure). */
   _batchSent: number;
-  /** @internal A read result: bytes at slab[start, start + n), 0 = EOF, or −errno. */
-  _onRead(n: number, slab: Buffer, start: number): void;
+  /** @internal A read result: n bytes (in `chunk`, a view of the read slab), 0 = EOF, or −errno. */
+  _onRead(n: number, chunk: Buffer): void;
   /**
    * @internal One of its writes of this iteration, in order, after the flush: fully sent
    * (its callback succeeds), partly sent (the rest is queued), or failed.
@@ -48,47 +48,94 @@ const MIN_ROOM = 64 * 1024;
 const MIN_SHARE = 4 * 1024;
 const MAX_SHARE = 64 * 1024;
 
+type WriteCallback = ((e?: Error | null) => void) | undefined;
+
+/**
+ * One iteration's writes: (owner, buffer, callback) triples in order, and the owners in order of
+ * their first write. Counted, never truncated: resetting an array's length would give its
+ * storage back, and the next iteration would grow it again.
+ */
+class WriteSet {
+  owners: StreamOwner[] = [];
+  bufs: Uint8Array[] = [];
+  cbs: WriteCallback[] = [];
+  count = 0;
+  writers: StreamOwner[] = [];
+  writerCount = 0;
+
+  add(owner: StreamOwner, buf: Uint8Array, cb: WriteCallback): void {
+    if (owner._batchBytes === 0) this.writers[this.writerCount++] = owner;
+    owner._batchBytes += buf.length;
+    const k = this.count++;
+    this.owners[k] = owner;
+    this.bufs[k] = buf;
+    this.cbs[k] = cb;
+  }
+
+  /** Drops the references (buffers, callbacks) so nothing outlives its iteration. */
+  clear(): void {
+    for (let i = 0; i < this.count; i++) {
+      this.owners[i] = NO_OWNER;
+      this.bufs[i] = EMPTY;
+      this.cbs[i] = undefined;
+    }
+    for (let i = 0; i < this.writerCount; i++) this.writers[i] = NO_OWNER;
+    this.count = 0;
+    this.writerCount = 0;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const NO_OWNER = null as unknown as StreamOwner;
+
+/**
+ * A chunk handed to 'data': a Buffer over the read slab, built straight from the slab's
+ * ArrayBuffer (as Node's own FastBuffer is) rather than through `slab.subarray()`, whose
+ * `.buffer` lookup costs as much again.
+ */
+class SlabChunk extends Uint8Array {}
+Object.setPrototypeOf(SlabChunk.prototype, Buffer.prototype);
+Object.defineProperty(SlabChunk.prototype, 'constructor', { value: Buffer, writable: true, configurable: true });
+
 export class StreamBatch {
   private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  private slabBuffer: ArrayBuffer = this.slab.buffer as ArrayBuffer;
   private slabUsed = 0;
   private readFds: Int32Array<ArrayBuffer> = new Int32Array(64);
   private readRanges: Int32Array<ArrayBuffer> = new Int32Array(128);
   private readers: StreamOwner[] = [];
+  private readCount = 0;
 
-  // This iteration's writes, in order: (owner, buffer, callback) triples. Double-buffered: writes
-  // made while a flush settles (a 'drain' listener writing) go to the other set.
-  private owners: StreamOwner[] = [];
-  private bufs: Uint8Array[] = [];
-  private cbs: (((e?: Error | null) => void) | undefined)[] = [];
-  /** Owners with writes, in order of their first write. */
-  private writers: StreamOwner[] = [];
-  private spare: { owners: StreamOwner[]; bufs: Uint8Array[]; cbs: (((e?: Error | null) => void) | undefined)[]; writers: StreamOwner[] } =
-    { owners: [], bufs: [], cbs: [], writers: [] };
+  // Double-buffered: writes made while a flush settles (a 'drain' listener writing) go to the
+  // other set, and are sent by the next flush.
+  private writes = new WriteSet();
+  private spare = new WriteSet();
   private out = Buffer.allocUnsafeSlow(64 * 1024);
   private sendFds: Int32Array<ArrayBuffer> = new Int32Array(64);
   private sendRanges: Int32Array<ArrayBuffer> = new Int32Array(128);
 
   /** Pass 1 of dispatch: `owner` is ready to read in this batch. */
   addRead(owner: StreamOwner): void {
-    const k = this.readers.length;
+    const k = this.readCount++;
     if (k === this.readFds.length) {
       this.readFds = grow(this.readFds, 2 * k);
       this.readRanges = grow(this.readRanges, 4 * k);
     }
     this.readFds[k] = owner.fd;
     owner._readSlot = k;
-    this.readers.push(owner);
+    this.readers[k] = owner;
   }
 
   get pendingReads(): number {
-    return this.readers.length;
+    return this.readCount;
   }
 
   /** One read_many for every socket added since the last call. */
   readAll(): void {
-    const count = this.readers.length;
+    const count = this.readCount;
     if (SLAB_SIZE - this.slabUsed < MIN_ROOM) {
       this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      this.slabBuffer = this.slab.buffer as ArrayBuffer;
       this.slabUsed = 0;
     }
     const share = Math.min(MAX_SHARE, Math.max(MIN_SHARE, Math.floor((SLAB_SIZE - this.slabUsed) / count)));
@@ -102,42 +149,40 @@ export class StreamBatch {
     const k = owner._readSlot;
     if (k < 0) return;
     owner._readSlot = -1;
-    owner._onRead(this.readRanges[2 * k + 1]!, this.slab, this.readRanges[2 * k]!);
+    const n = this.readRanges[2 * k + 1]!;
+    const start = this.readRanges[2 * k]!;
+    owner._onRead(n, n > 0 ? (new SlabChunk(this.slabBuffer, this.slab.byteOffset + start, n) as Buffer) : EMPTY_BUFFER);
   }
 
   /** After dispatch: forget this batch's reads (results not delivered are dropped: closed owners). */
   endReads(): void {
     const readers = this.readers;
-    for (let i = 0; i < readers.length; i++) readers[i]!._readSlot = -1;
-    readers.length = 0;
+    for (let i = 0; i < this.readCount; i++) {
+      readers[i]!._readSlot = -1;
+      readers[i] = NO_OWNER;
+    }
+    this.readCount = 0;
   }
 
   /** A write during an iteration: collected, sent by flushWrites(). */
-  addWrite(owner: StreamOwner, buf: Uint8Array, cb: ((e?: Error | null) => void) | undefined): void {
-    if (owner._batchBytes === 0) this.writers.push(owner);
-    owner._batchBytes += buf.length;
-    this.owners.push(owner);
-    this.bufs.push(buf);
-    this.cbs.push(cb);
+  addWrite(owner: StreamOwner, buf: Uint8Array, cb: WriteCallback): void {
+    this.writes.add(owner, buf, cb);
   }
 
   get pendingWrites(): number {
-    return this.writers.length;
+    return this.writes.writerCount;
   }
 
   /** One send_many for every socket that wrote in this iteration. */
   flushWrites(): void {
-    const writers = this.writers;
-    const count = writers.length;
+    const set = this.writes;
+    const count = set.writerCount;
     if (count === 0) return;
-    const owners = this.owners;
-    const bufs = this.bufs;
-    const cbs = this.cbs;
-    const spare = this.spare;
-    this.owners = spare.owners;
-    this.bufs = spare.bufs;
-    this.cbs = spare.cbs;
-    this.writers = spare.writers;
+    this.writes = this.spare;
+    this.spare = set;
+    const writers = set.writers;
+    const owners = set.owners;
+    const bufs = set.bufs;
     if (count > this.sendFds.length) {
       this.sendFds = grow(this.sendFds, 2 * count);
       this.sendRanges = grow(this.sendRanges, 4 * count);
@@ -154,7 +199,7 @@ export class StreamBatch {
     }
     if (total > this.out.length) this.out = Buffer.allocUnsafeSlow(Math.max(total, 2 * this.out.length));
     const out = this.out;
-    for (let i = 0; i < owners.length; i++) {
+    for (let i = 0; i < set.count; i++) {
       const w = owners[i]!;
       const b = bufs[i]!;
       out.set(b, w._batchCursor);
@@ -171,15 +216,13 @@ export class StreamBatch {
       w._batchSent = this.sendRanges[2 * i + 1]!;
       w._batchBytes = 0;
     }
-    for (let i = 0; i < owners.length; i++) owners[i]!._onBatchPiece(bufs[i]!, cbs[i]);
-    owners.length = 0;
-    bufs.length = 0;
-    cbs.length = 0;
+    for (let i = 0; i < set.count; i++) owners[i]!._onBatchPiece(bufs[i]!, set.cbs[i]);
     for (let i = 0; i < count; i++) writers[i]!._onBatchDone();
-    writers.length = 0;
-    this.spare = { owners, bufs, cbs, writers };
+    set.clear();
   }
 }
+
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 function grow(a: Int32Array, size: number): Int32Array<ArrayBuffer> {
   const b = new Int32Array(size);
