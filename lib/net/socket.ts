@@ -194,6 +194,7 @@ export class Socket extends EventEmitter implements StreamOwner {
   /** @internal */ _batchBytes = 0;
   /** @internal */ _batchCursor = 0;
   /** @internal */ _batchSent = 0;
+  /** @internal */ _batchCallbacks = false;
   /** Data read but not consumed yet (not flowing): handed over in order when it flows. */
   private held: Buffer[] | null = null;
   private heldBytes = 0;
@@ -579,6 +580,11 @@ export class Socket extends EventEmitter implements StreamOwner {
       this.needDrain = false;
       this.emit('drain');
     }
+  }
+
+  /** @internal All of this iteration's batched writes went out, and none had a callback. */
+  _onBatchSent(sent: number): void {
+    this.bytesWritten += sent;
   }
 
   /** @internal One of this iteration's batched writes, settled after the batch send. */

@@ -29,8 +29,12 @@ export interface StreamOwner {
   _batchBytes: number;
   /** @internal Where its writes go in the out buffer during a flush. */
   _batchCursor: number;
-  /** @internal During a flush: bytes of the batch still to account (or −errno on failure). */
+  /** @internal During a flush: bytes of the batch still to account (or −errno on failure; SETTLED when done). */
   _batchSent: number;
+  /** @internal Whether any of this iteration's writes came with a callback. */
+  _batchCallbacks: boolean;
+  /** @internal The whole batch went out (`sent` bytes) and no write had a callback. */
+  _onBatchSent(sent: number): void;
   /** @internal A read result: n bytes (in `chunk`, a view of the read slab), 0 = EOF, or −errno. */
   _onRead(n: number, chunk: Buffer): void;
   /**
@@ -66,6 +70,7 @@ class WriteSet {
   add(owner: StreamOwner, buf: Uint8Array, cb: WriteCallback): void {
     if (owner._batchBytes === 0) this.writers[this.writerCount++] = owner;
     owner._batchBytes += buf.length;
+    if (cb !== undefined) owner._batchCallbacks = true;
     const k = this.count++;
     this.owners[k] = owner;
     this.bufs[k] = buf;
@@ -86,6 +91,8 @@ class WriteSet {
 }
 
 const EMPTY = new Uint8Array(0);
+/** _batchSent of a writer whose whole batch is settled already (no errno is this large). */
+const SETTLED = -0x7fffffff;
 const NO_OWNER = null as unknown as StreamOwner;
 
 /**
@@ -210,13 +217,28 @@ export class StreamBatch {
     for (let i = 0; i < count; i++) if (this.sendFds[i]! >= 0) live++;
     if (live === count) sys.send_many(this.sendFds, count, out, this.sendRanges);
     else sendSkippingClosed(this.sendFds, count, out, this.sendRanges);
-    // Each writer learns how much went out, then settles its writes one by one, in order.
+    // Each writer learns how much went out. The common case — everything went, no callbacks to
+    // call — is settled in one step; otherwise its writes are settled one by one, in order.
+    let piecewise = false;
     for (let i = 0; i < count; i++) {
       const w = writers[i]!;
-      w._batchSent = this.sendRanges[2 * i + 1]!;
+      const sent = this.sendRanges[2 * i + 1]!;
+      if (sent === w._batchBytes && !w._batchCallbacks) {
+        w._batchSent = SETTLED;
+        w._onBatchSent(sent);
+      } else {
+        w._batchSent = sent;
+        piecewise = true;
+      }
       w._batchBytes = 0;
+      w._batchCallbacks = false;
     }
-    for (let i = 0; i < set.count; i++) owners[i]!._onBatchPiece(bufs[i]!, set.cbs[i]);
+    if (piecewise) {
+      for (let i = 0; i < set.count; i++) {
+        const w = owners[i]!;
+        if (w._batchSent !== SETTLED) w._onBatchPiece(bufs[i]!, set.cbs[i]);
+      }
+    }
     for (let i = 0; i < count; i++) writers[i]!._onBatchDone();
     set.clear();
   }
