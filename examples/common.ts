@@ -89,6 +89,7 @@ export function startReporting(args: ExampleArgs, l: Loop = loop): void {
           requests: counters.requests,
           rssBytes: mem.rss,
           heapUsedBytes: mem.heapUsed,
+          arrayBuffersBytes: mem.arrayBuffers,
         }),
       );
     }

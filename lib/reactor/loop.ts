@@ -459,7 +459,7 @@ export class Loop extends EventEmitter {
         const owner = w._stream;
         if (owner?._wantsRead && events[2 * i]! & READABLE) streams.addRead(owner);
       }
-      if (streams.pendingReads > 0) streams.readAll();
+      if (streams.pendingReads > 0) streams.readAll(this.time);
     }
     // Pass 2: callbacks, in the kernel's order.
     for (let i = 0; i < n; i++) {

@@ -50,6 +50,8 @@ const SLAB_SIZE = 256 * 1024;
 /** Below this much room, reads go to a fresh slab (the old one lives on in its chunks). */
 const MIN_ROOM = 64 * 1024;
 const MIN_SHARE = 4 * 1024;
+/** The longest a slab takes reads, in ms (see readAll). */
+const SLAB_MAX_AGE_MS = 1e9;
 const MAX_SHARE = 64 * 1024;
 
 type WriteCallback = ((e?: Error | null) => void) | undefined;
@@ -108,6 +110,7 @@ export class StreamBatch {
   private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
   private slabBuffer: ArrayBuffer = this.slab.buffer as ArrayBuffer;
   private slabUsed = 0;
+  private slabBorn = 0;
   private readFds: Int32Array<ArrayBuffer> = new Int32Array(64);
   private readRanges: Int32Array<ArrayBuffer> = new Int32Array(128);
   private readers: StreamOwner[] = [];
@@ -137,13 +140,17 @@ export class StreamBatch {
     return this.readCount;
   }
 
-  /** One read_many for every socket added since the last call. */
-  readAll(): void {
+  /** One read_many for every socket added since the last call; `now` is the loop's time. */
+  readAll(now: number): void {
     const count = this.readCount;
-    if (SLAB_SIZE - this.slabUsed < MIN_ROOM) {
+    // A fresh slab when this one is nearly full — or old: a slab that lives long (small reads
+    // trickling in) survives garbage collections, is promoted, and then waits for a full
+    // collection after its chunks are gone. Young slabs die young; only touched pages count.
+    if (SLAB_SIZE - this.slabUsed < MIN_ROOM || now - this.slabBorn > SLAB_MAX_AGE_MS) {
       this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
       this.slabBuffer = this.slab.buffer as ArrayBuffer;
       this.slabUsed = 0;
+      this.slabBorn = now;
     }
     const share = Math.min(MAX_SHARE, Math.max(MIN_SHARE, Math.floor((SLAB_SIZE - this.slabUsed) / count)));
     const ranges = this.readRanges;
