@@ -3,7 +3,7 @@
  * records, for each, fired − due, where due = process.hrtime.bigint() read right before the
  * timer was scheduled + the delay.
  *
- *   node dist/bench/children/timers.js --impl ours-standalone|ours-node|node
+ *   node dist/bench/children/timers.js --impl ours-standalone|ours-spin|ours-node|node
  *        [--count 100000] [--min 1] [--max 100] [--lead 0] [--warmup 20000] [--seed 1]
  *
  * --lead MS is added to every delay, so that scheduling all the timers (100,000 take tens of
@@ -15,6 +15,7 @@
  * or V8's background compiler competing with the main thread.
  *
  * - ours-standalone: one `new Loop()`, every `loop.setTimeout`, then `await loop.run()`.
+ * - ours-spin: the same with `new Loop({ spinUs: 200 })` (polls through the last 200 µs).
  * - ours-node: the same loop `attach()`ed to Node's libuv loop.
  * - node: Node's `setTimeout` with the same (fractional) delays. Node truncates them to whole
  *   milliseconds and counts from its cached loop time, so lateness is reported twice: against the
@@ -39,8 +40,8 @@ const seed = Number(arg('--seed', '1'));
 const leadMs = Number(arg('--lead', '0'));
 const warmup = Number(arg('--warmup', '20000'));
 
-if (!['ours-standalone', 'ours-node', 'node'].includes(impl) || !(count > 0) || !(maxMs >= minMs)) {
-  console.error('usage: timers.js --impl ours-standalone|ours-node|node [--count N] [--min MS] [--max MS] [--seed S]');
+if (!['ours-standalone', 'ours-spin', 'ours-node', 'node'].includes(impl) || !(count > 0) || !(maxMs >= minMs)) {
+  console.error('usage: timers.js --impl ours-standalone|ours-spin|ours-node|node [--count N] [--min MS] [--max MS] [--seed S]');
   process.exit(2);
 }
 
@@ -174,8 +175,9 @@ async function main(): Promise<void> {
   }
   // Loaded lazily so that the Node variant runs even if the addon is not built.
   const lib = require('../../lib/index') as typeof Lib;
-  const l = new lib.Loop();
-  if (impl === 'ours-standalone') await warmUp(warmup, (cb, ms) => l.setTimeout(cb, ms), () => l.run());
+  const standalone = impl === 'ours-standalone' || impl === 'ours-spin';
+  const l = new lib.Loop(impl === 'ours-spin' ? { spinUs: 200 } : {});
+  if (standalone) await warmUp(warmup, (cb, ms) => l.setTimeout(cb, ms), () => l.run());
   else {
     l.attach();
     await warmUp(warmup, (cb, ms) => l.setTimeout(cb, ms));
@@ -191,7 +193,7 @@ async function main(): Promise<void> {
     l.setTimeout(onFire, d, i);
   }
   scheduleMs = (now() - t0) / 1e6;
-  if (impl === 'ours-standalone') {
+  if (standalone) {
     await l.run();
     if (!finished) throw new Error(`run() returned after ${fired} of ${count} timers`);
   } else {

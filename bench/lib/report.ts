@@ -322,6 +322,7 @@ function driverCost(e: EchoResult, pr: (id: string, conns: number, f: (r: EchoRu
 
 const IMPL_LABEL: Record<string, string> = {
   'ours-standalone': 'ours · standalone (`loop.run()`)',
+  'ours-spin': 'ours · standalone, `spinUs: 200`',
   'ours-node': 'ours · node driver (`loop.attach()`)',
   node: 'Node `setTimeout`',
 };
@@ -332,7 +333,7 @@ function timersSection(t: TimersResult, charts: string[]): string {
   const notes: string[] = [];
   for (const v of t.variants) {
     const keys: { impl: string; basis: string }[] = [];
-    for (const impl of ['ours-standalone', 'ours-node', 'node']) {
+    for (const impl of ['ours-standalone', 'ours-spin', 'ours-node', 'node']) {
       keys.push({ impl, basis: 'requested' });
       if (impl === 'node') keys.push({ impl, basis: 'effective' });
     }
@@ -375,7 +376,16 @@ function timersSection(t: TimersResult, charts: string[]): string {
       }
       hists.push({
         id: k.impl === 'node' ? (k.basis === 'requested' ? 'node' : 'node (effective delay)') : k.impl,
-        label: k.impl === 'node' ? (k.basis === 'requested' ? 'Node setTimeout (vs requested)' : 'Node setTimeout (vs effective trunc delay)') : k.impl === 'ours-node' ? 'ours · node driver' : 'ours · standalone',
+        label:
+          k.impl === 'node'
+            ? k.basis === 'requested'
+              ? 'Node setTimeout (vs requested)'
+              : 'Node setTimeout (vs effective trunc delay)'
+            : k.impl === 'ours-node'
+              ? 'ours · node driver'
+              : k.impl === 'ours-spin'
+                ? 'ours · standalone, spinUs 200'
+                : 'ours · standalone',
         shares: pooled.map((c) => c / total),
       });
       if (v.id === 'sparse' && k.impl !== 'node') {
@@ -402,7 +412,7 @@ function timersSection(t: TimersResult, charts: string[]): string {
   if (notes.length > 0) md += `${notes.map((n) => `- ${n}`).join('\n')}\n\n`;
   const sched = t.runs.filter((r) => r.ok && r.variant === 'dense' && typeof r.meta?.scheduleMs === 'number');
   if (sched.length > 0) {
-    const byImpl = ['ours-standalone', 'ours-node', 'node']
+    const byImpl = ['ours-standalone', 'ours-spin', 'ours-node', 'node']
       .map((impl) => {
         const s = summarize(sched.filter((r) => r.impl === impl).map((r) => r.meta!.scheduleMs as number));
         return s ? `${impl} ${fmtNum(s.median, 1)} ms` : null;

@@ -11,6 +11,7 @@ import type { Summary } from './stats';
 
 export const COLORS: Record<string, string> = {
   'ours-standalone': '#1f5fbf',
+  'ours-spin': '#123a75',
   'ours-node': '#6aa7e8',
   'node-http': '#c8372d',
   'node-net': '#f08c2e',

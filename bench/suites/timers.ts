@@ -12,7 +12,7 @@ import type { LatenessResult } from '../lib/lateness';
 import { describeExit, runToEnd } from '../lib/proc';
 import * as progress from '../lib/progress';
 
-export const TIMER_IMPLS = ['ours-standalone', 'ours-node', 'node'] as const;
+export const TIMER_IMPLS = ['ours-standalone', 'ours-spin', 'ours-node', 'node'] as const;
 
 export interface TimerRun {
   variant: string;

@@ -22,6 +22,7 @@ import { invalidArgType, LoopError, outOfRange } from '../errors';
 import * as sys from '../sys/index';
 import { AttachedDriver } from './attach';
 import { monotonicMs } from './clock';
+import { DeadlineTimer } from './deadline';
 import { LoopCounters, type LoopStatsSnapshot } from './stats';
 import { StreamBatch, type StreamOwner } from './stream-batch';
 import { Immediate, normalizeDelay, Timer, type TimerCallback, TimerState } from './timer';
@@ -50,6 +51,14 @@ export interface LoopOptions {
    * (the default loop does this, so a script written as for Node just works). Default false.
    */
   autoAttach?: boolean;
+  /**
+   * Microseconds before a timer's deadline within which the loop stops sleeping and polls
+   * instead (default 50). Waking from a sleep takes tens of µs at best (on a virtual machine,
+   * sometimes hundreds), so a sleep shorter than that only adds lateness; and with timers due
+   * every few µs, sleeping between them would make the loop fall behind. Larger values trade
+   * that much CPU per timer for precision; 0 always sleeps. Standalone driver only.
+   */
+  spinUs?: number;
 }
 
 type Mode = 'idle' | 'run' | 'sync' | 'attached';
@@ -97,9 +106,12 @@ export class Loop extends EventEmitter {
   private inTurn = false;
   private readonly errors: unknown[] = [];
   /** @internal */ _driver: AttachedDriver | null = null;
+  /** The alarm clock (a timerfd in our epoll set), made when first needed. */
+  private deadline: DeadlineTimer | null = null;
   private autoAttached = false;
   private autoAttachScheduled = false;
   private readonly autoAttach: boolean;
+  private readonly spinMs: number;
 
   /** @internal */ readonly _counters: LoopCounters;
   /** The flight recorder (off until `trace.start()`): see trace.ts. */
@@ -113,6 +125,9 @@ export class Loop extends EventEmitter {
       throw outOfRange('options.maxEvents', 'an integer from 1 to 65536', maxEvents);
     }
     this.autoAttach = options.autoAttach === true;
+    const spinUs = options.spinUs ?? 50;
+    if (typeof spinUs !== 'number' || !(spinUs >= 0) || spinUs > 1e6) throw outOfRange('options.spinUs', 'a number of µs from 0 to 1,000,000', spinUs);
+    this.spinMs = spinUs / 1000;
     this.events = new Uint32Array(2 * maxEvents);
     this.epfd = sys.epoll_create1(sys.EPOLL_CLOEXEC);
     this.usePwait2 = probePwait2(this.epfd, this.events);
@@ -375,7 +390,8 @@ export class Loop extends EventEmitter {
     if (this.stopRequested || this.pendingImmediates > 0 || this.deferredFns.length > 0 || this._streams.pendingWrites > 0) return 0;
     const first = this.timers.peek();
     if (first === undefined) return -1;
-    const ms = first.deadline - now;
+    // With spinUs, sleep only until that long before the deadline, then poll (see LoopOptions).
+    const ms = first.deadline - this.spinMs - now;
     if (ms <= 0) return 0;
     if (ms >= INT_MAX) return INT_MAX;
     // Round up, never down: waking before the deadline would only mean waiting again.
@@ -399,7 +415,12 @@ export class Loop extends EventEmitter {
     let time = monotonicMs();
     c.asleepMs += time - now;
     this.time = time;
-    if (this.tracing) this.trace._woke(time, this.events, n, (token) => this.slots[token & SLOT_MASK]?.fd ?? -1);
+    if (this.tracing) {
+      this.trace._woke(time, this.events, n, (token) => {
+        const w = this.slots[token & SLOT_MASK];
+        return w === undefined || w._internal ? -1 : w.fd;
+      });
+    }
     const deferred = this.deferredFns.length;
     if (deferred > 0) this.runDeferred();
     if (n > 0) this.dispatch(n);
@@ -667,6 +688,7 @@ export class Loop extends EventEmitter {
           const timeout = this.timeoutAt(now);
           if (timeout === 0 || mayBlock) {
             mayBlock = false;
+            this.armForSleep(timeout);
             this._turn(timeout, now);
           } else {
             const n = this.poll(0);
@@ -707,8 +729,11 @@ export class Loop extends EventEmitter {
     this.enter('sync');
     try {
       const now = monotonicMs();
-      if (!this.stopRequested && this.alive) this._turn(mayBlock ? this.timeoutAt(now) : 0, now);
-      else this.time = now;
+      if (!this.stopRequested && this.alive) {
+        const timeout = mayBlock ? this.timeoutAt(now) : 0;
+        this.armForSleep(timeout);
+        this._turn(timeout, now);
+      } else this.time = now;
     } finally {
       this.leave();
     }
@@ -781,6 +806,20 @@ export class Loop extends EventEmitter {
     this.autoAttached = false;
     driver.close();
     return this;
+  }
+
+  /** @internal Arm the deadline timerfd for `deadline` (ms; 0 = at once, −1 = disarm). */
+  _armDeadline(deadline: number): void {
+    if (this.deadline === null) {
+      if (deadline < 0) return;
+      this.deadline = new DeadlineTimer(this);
+    }
+    this.deadline.arm(deadline);
+  }
+
+  /** Before a sleep with a timer to wake for: the timerfd rings on time (see deadline.ts). */
+  private armForSleep(timeout: number): void {
+    if (timeout > 0) this._armDeadline(this.timers.peek()!.deadline - this.spinMs);
   }
 
   /** @internal Used by the attached driver: is it inside a turn right now? */
@@ -877,6 +916,8 @@ export class Loop extends EventEmitter {
       );
     }
     this.detach();
+    this.deadline?.close();
+    this.deadline = null;
     this._closing = true;
     for (const w of this.slots) {
       if (w === undefined || w._closed) continue;
@@ -897,9 +938,9 @@ export class Loop extends EventEmitter {
     sys.close(this.epfd);
   }
 
-  /** Watchers the user made (the attached driver's own timerfd watcher is not one). */
+  /** Watchers the user made (the deadline timerfd's is the loop's own). */
   private userWatchers(): number {
-    return this.watcherCount - (this._driver !== null ? 1 : 0);
+    return this.watcherCount - (this.deadline !== null ? 1 : 0);
   }
 
   private assertOpen(): void {

@@ -133,7 +133,10 @@ export class Tracer {
     const it = this.current;
     if (it === null) return;
     it.slept = now - it.start;
-    for (let i = 0; i < n; i++) it.events.push(fdOf(events[2 * i + 1]!), events[2 * i]!);
+    for (let i = 0; i < n; i++) {
+      const fd = fdOf(events[2 * i + 1]!);
+      if (fd >= 0) it.events.push(fd, events[2 * i]!); // −1: the loop's own deadline timerfd
+    }
   }
 
   /** @internal */
