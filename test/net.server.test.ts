@@ -79,6 +79,69 @@ describe('listen and address', () => {
   });
 });
 
+describe('server options', () => {
+  it('reusePort lets two servers share a port; noDelay is on by default; keepAlive sets SO_KEEPALIVE', async () => {
+    const got = await onLoop('attached', async (loop) => {
+      const a = net.createServer({ loop, reusePort: true }, (s) => s.end('a'));
+      a.listen(0, '127.0.0.1');
+      await once(a, 'listening');
+      const { port } = a.address() as { port: number };
+      const b = net.createServer({ loop, reusePort: true, keepAlive: true }, (s) => s.end('b'));
+      b.listen(port, '127.0.0.1');
+      await once(b, 'listening');
+      // without reusePort the same bind fails
+      const c = net.createServer({ loop }, () => {});
+      c.listen(port, '127.0.0.1');
+      const e = await once<sys.SystemError>(c, 'error');
+      const answers = new Set<string>();
+      const options: number[][] = [];
+      for (let i = 0; i < 40 && answers.size < 2; i++) {
+        const s = net.connect({ port, host: '127.0.0.1', loop });
+        await once(s, 'connect');
+        const reply = (await once<Buffer>(s, 'data')).toString();
+        answers.add(reply);
+        if (reply === 'b' && options.length === 0) {
+          // read the accepted socket's options from our side: the client's are defaults
+          options.push([sys.getsockopt(s.fd, sys.IPPROTO_TCP, sys.TCP_NODELAY)]);
+        }
+        await new Promise((r) => s.on('close', r));
+      }
+      a.close();
+      b.close();
+      await Promise.all([once(a, 'close'), once(b, 'close')]);
+      return { answers: [...answers].sort(), code: e.code, clientNoDelay: options[0]?.[0] };
+    });
+    expect(got.answers).toEqual(['a', 'b']); // the kernel spread the connections over both
+    expect(got.code).toBe('EADDRINUSE');
+    expect(got.clientNoDelay).toBe(1); // client sockets get TCP_NODELAY too
+  });
+
+  it('accepted sockets carry TCP_NODELAY by default and SO_KEEPALIVE when asked', async () => {
+    const got = await onLoop('attached', async (loop) => {
+      const flags: number[] = [];
+      const server = net.createServer({ loop, keepAlive: true, keepAliveInitialDelay: 5000 }, (s) => {
+        flags.push(
+          sys.getsockopt(s.fd, sys.IPPROTO_TCP, sys.TCP_NODELAY),
+          sys.getsockopt(s.fd, sys.SOL_SOCKET, sys.SO_KEEPALIVE),
+          sys.getsockopt(s.fd, sys.IPPROTO_TCP, sys.TCP_KEEPIDLE),
+        );
+        s.end();
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const c = net.connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1', loop, noDelay: false });
+      await once(c, 'connect');
+      const clientNoDelay = sys.getsockopt(c.fd, sys.IPPROTO_TCP, sys.TCP_NODELAY);
+      await new Promise((r) => c.on('close', r));
+      server.close();
+      await once(server, 'close');
+      return { flags, clientNoDelay };
+    });
+    expect(got.flags).toEqual([1, 1, 5]);
+    expect(got.clientNoDelay).toBe(0);
+  });
+});
+
 describe.each(drivers)('close (%s driver)', (driver) => {
   it('server.close() stops accepting at once; "close" only after the last connection ends', async () => {
     const log = await onLoop(driver, async (loop) => {
