@@ -51,7 +51,7 @@ const SLAB_SIZE = 256 * 1024;
 const MIN_ROOM = 64 * 1024;
 const MIN_SHARE = 4 * 1024;
 /** The longest a slab takes reads, in ms (see readAll). */
-const SLAB_MAX_AGE_MS = 1e9;
+const SLAB_MAX_AGE_MS = 20;
 const MAX_SHARE = 64 * 1024;
 
 type WriteCallback = ((e?: Error | null) => void) | undefined;
