@@ -123,8 +123,10 @@ it('survives slowloris, header floods, pipelined garbage and non-readers, while 
   expect(during.length).toBeGreaterThan(50);
   expect(pct(during, 0.99)).toBeLessThan(250);
   expect(after.length).toBeGreaterThan(10);
-  // memory: the non-readers' 8 MB of unread answers are not buffered by the server
-  expect(rssDuring - baselineRss).toBeLessThan(64 * 1024);
+  // memory: the non-readers' 8 MB of unread answers are not buffered by the server (under
+  // AddressSanitizer, whose allocator keeps freed memory in quarantine, RSS says little)
+  const underAsan = /libasan/.test(process.env.LD_PRELOAD ?? '');
+  expect(rssDuring - baselineRss).toBeLessThan((underAsan ? 256 : 64) * 1024);
   for (let i = 0; i < 20 && fdCount() !== baselineFds; i++) await new Promise((r) => setTimeout(r, 100));
   expect(fdCount()).toBe(baselineFds);
   console.log(
