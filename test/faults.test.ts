@@ -3,16 +3,12 @@
 // loop.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fdSnapshot, hrms, once, pkg, runScript } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { checkFdsEachTest, hrms, once, pkg, runScript, type SystemError } from './helpers';
 
 const { Loop, net, sys } = pkg;
 
-let fds: ReturnType<typeof fdSnapshot>;
-beforeEach(() => {
-  fds = fdSnapshot();
-});
-afterEach(() => fds.check());
+checkFdsEachTest();
 
 describe('EINTR storm', () => {
   it('a signal every millisecond while timers and sockets run: nothing early, nothing lost', async () => {
@@ -77,7 +73,7 @@ describe('peers that reset mid-write', () => {
       const block = Buffer.alloc(256 * 1024, 1);
       for (let i = 0; i < 64; i++) s.write(block, (e) => (e ? report.failed++ : report.ok++));
       s.on('error', (e) => {
-        report.error = (e as sys.SystemError).code;
+        report.error = (e as SystemError).code;
       });
       s.on('close', () => {
         report.closes++;

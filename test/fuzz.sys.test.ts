@@ -32,8 +32,8 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { types } from 'node:util';
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { expectSystemError, fdSnapshot, openFds, sys, waitFd } from './helpers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkFdsEachTest, expectSystemError, openFds, sys, waitFd } from './helpers';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
 const replay = {
@@ -1443,11 +1443,7 @@ function step(pool: Pool, c: Call): void {
 }
 
 // ── The tests ──────────────────────────────────────────────────────────────────────────────
-let fds: ReturnType<typeof fdSnapshot>;
-beforeEach(() => {
-  fds = fdSnapshot();
-});
-afterEach(() => fds.check());
+checkFdsEachTest();
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'erf-'));
   writeFileSync(join(tmp, 'file'), 'a regular file, opened read-only\n');

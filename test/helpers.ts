@@ -1,7 +1,9 @@
 // Shared test helpers: the package under test, fd accounting, small socket fixtures.
 import { readdirSync, readlinkSync } from 'node:fs';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import * as pkg from '../dist/lib/index.js';
+
+export type { SystemError } from '../dist/lib/sys/index.js';
 
 export const { sys } = pkg;
 export { pkg };
@@ -34,6 +36,33 @@ export function fdSnapshot(): { check(): void } {
       expect(leaked, 'fds leaked').toEqual([]);
     },
   };
+}
+
+/** Registers hooks that check every test of the file closes every fd it opens. */
+export function checkFdsEachTest(): void {
+  let fds: ReturnType<typeof fdSnapshot>;
+  beforeEach(() => {
+    fds = fdSnapshot();
+  });
+  afterEach(() => fds.check());
+}
+
+/**
+ * Each test of the file gets a fresh `Loop` (handed to `use`), force-closed after it, and the fd
+ * check of {@link checkFdsEachTest}.
+ */
+export function freshLoopEachTest(use: (loop: InstanceType<typeof pkg.Loop>) => void): void {
+  let fds: ReturnType<typeof fdSnapshot>;
+  let loop: InstanceType<typeof pkg.Loop>;
+  beforeEach(() => {
+    fds = fdSnapshot();
+    loop = new pkg.Loop();
+    use(loop);
+  });
+  afterEach(() => {
+    loop.close({ force: true });
+    fds.check();
+  });
 }
 
 /** Expects `fn` to throw a SystemError with this code and syscall. */

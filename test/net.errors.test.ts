@@ -1,17 +1,13 @@
 // Failures as Node users expect them: resets, writes to gone peers, refused connects, closing
 // while connecting, bad arguments.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { drivers, expectArgError, fdSnapshot, onLoop, once, pkg } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { checkFdsEachTest, drivers, expectArgError, once, onLoop, pkg, type SystemError } from './helpers';
 
 const { net, sys } = pkg;
 type Loop = InstanceType<typeof pkg.Loop>;
 type Socket = InstanceType<typeof net.Socket>;
 
-let fds: ReturnType<typeof fdSnapshot>;
-beforeEach(() => {
-  fds = fdSnapshot();
-});
-afterEach(() => fds.check());
+checkFdsEachTest();
 
 async function listen(loop: Loop, onConnection: (s: Socket) => void) {
   const server = net.createServer({ loop }, onConnection);
@@ -40,7 +36,7 @@ describe.each(drivers)('errors (%s driver)', (driver) => {
       c.write('trigger');
       const events: string[] = [];
       c.on('end', () => events.push('end'));
-      c.on('error', (e) => events.push((e as sys.SystemError).code));
+      c.on('error', (e) => events.push((e as SystemError).code));
       await new Promise<void>((r) => c.on('close', (hadError) => r(void events.push(`close ${hadError}`))));
       server.close();
       return events;
@@ -60,7 +56,7 @@ describe.each(drivers)('errors (%s driver)', (driver) => {
       await new Promise((r) => loop.setTimeout(r, 10));
       serverSide.destroy();
       await new Promise((r) => loop.setTimeout(r, 10));
-      const errored = new Promise<sys.SystemError>((r) => c.on('error', r));
+      const errored = new Promise<SystemError>((r) => c.on('error', r));
       const closed = new Promise((r) => c.on('close', r));
       const block = Buffer.alloc(64 * 1024);
       // the first write may still be accepted (the peer's RST has to come back first)
@@ -81,7 +77,7 @@ describe.each(drivers)('errors (%s driver)', (driver) => {
     const got = await onLoop(driver, async (loop) => {
       const c = net.connect({ port, host: '127.0.0.1', loop });
       const closed = new Promise((r) => c.on('close', r));
-      const e = await new Promise<sys.SystemError & { address: string; port: number }>((r) => c.on('error', r));
+      const e = await new Promise<SystemError & { address: string; port: number }>((r) => c.on('error', r));
       await closed;
       return { code: e.code, syscall: e.syscall, address: e.address, port: e.port, fd: c.fd };
     });
@@ -128,7 +124,7 @@ describe.each(drivers)('errors (%s driver)', (driver) => {
       const { server, port } = await listen(loop, () => {});
       const second = net.createServer({ loop }, () => {});
       second.listen(port, '127.0.0.1');
-      const e = await once<sys.SystemError & { port: number }>(second, 'error');
+      const e = await once<SystemError & { port: number }>(second, 'error');
       server.close();
       return [e.code, e.syscall, e.port === port, second.listening];
     });

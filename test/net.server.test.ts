@@ -7,17 +7,13 @@ import * as nodeNet from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { drivers, fdSnapshot, onLoop, once, packageDir, pkg, runScript } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { checkFdsEachTest, drivers, once, onLoop, packageDir, pkg, runScript, type SystemError } from './helpers';
 
 const { net, sys } = pkg;
 type Loop = InstanceType<typeof pkg.Loop>;
 
-let fds: ReturnType<typeof fdSnapshot>;
-beforeEach(() => {
-  fds = fdSnapshot();
-});
-afterEach(() => fds.check());
+checkFdsEachTest();
 
 const echo = (loop: Loop, options: Record<string, unknown> = {}) =>
   net.createServer({ loop, ...options }, (s) => {
@@ -92,7 +88,7 @@ describe('server options', () => {
       // without reusePort the same bind fails
       const c = net.createServer({ loop }, () => {});
       c.listen(port, '127.0.0.1');
-      const e = await once<sys.SystemError>(c, 'error');
+      const e = await once<SystemError>(c, 'error');
       const answers = new Set<string>();
       const options: number[][] = [];
       for (let i = 0; i < 40 && answers.size < 2; i++) {
@@ -157,7 +153,7 @@ describe.each(drivers)('close (%s driver)', (driver) => {
       server.on('close', () => events.push('close'));
       events.push(`listening=${server.listening} connections=${server.connections}`);
       const refused = net.connect({ port, host: '127.0.0.1', loop });
-      refused.on('error', (e) => events.push(`new connect: ${(e as sys.SystemError).code}`));
+      refused.on('error', (e) => events.push(`new connect: ${(e as SystemError).code}`));
       await new Promise((r) => refused.on('close', r));
       c.write('still served');
       events.push(`echo: ${await once<Buffer>(c, 'data')}`);
@@ -175,7 +171,6 @@ describe.each(drivers)('close (%s driver)', (driver) => {
   });
 
   it('fd count back to baseline after 10,000 connect/close cycles', async () => {
-    const before = fds;
     const n = await onLoop(driver, async (loop) => {
       let accepted = 0;
       const server = net.createServer({ loop }, (s) => {
@@ -201,7 +196,6 @@ describe.each(drivers)('close (%s driver)', (driver) => {
       return { done, accepted };
     });
     expect(n).toEqual({ done: 10_000, accepted: 10_000 });
-    before.check();
   }, 120_000);
 });
 

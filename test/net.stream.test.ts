@@ -1,18 +1,14 @@
 // TCP streams end to end on 127.0.0.1: exact bytes, half-close, backpressure, write callbacks,
 // pause/resume, async iteration — under both drivers.
 import { createHash, randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { drivers, fdSnapshot, onLoop, once, pkg } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { checkFdsEachTest, drivers, once, onLoop, pkg } from './helpers';
 
 const { net } = pkg;
 type Loop = InstanceType<typeof pkg.Loop>;
 type Socket = InstanceType<typeof net.Socket>;
 
-let fds: ReturnType<typeof fdSnapshot>;
-beforeEach(() => {
-  fds = fdSnapshot();
-});
-afterEach(() => fds.check());
+checkFdsEachTest();
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

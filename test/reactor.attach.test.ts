@@ -2,21 +2,15 @@
 // timerfd in our own set).
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fdSnapshot, hrms, pkg, runScript, sleep, spin, tcpPair } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { freshLoopEachTest, hrms, pkg, runScript, sleep, spin, tcpPair } from './helpers';
 
 const { Loop, sys } = pkg;
 type Loop = InstanceType<typeof Loop>;
 
-let fds: ReturnType<typeof fdSnapshot>;
 let loop: Loop;
-beforeEach(() => {
-  fds = fdSnapshot();
-  loop = new Loop();
-});
-afterEach(() => {
-  loop.close({ force: true });
-  fds.check();
+freshLoopEachTest((l) => {
+  loop = l;
 });
 
 describe('attach()', () => {

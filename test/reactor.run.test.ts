@@ -1,19 +1,13 @@
 // Running the loop: run / runOnce / runNoWait / stop, liveness, microtasks, errors, close.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fdSnapshot, hrms, pkg } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { freshLoopEachTest, hrms, pkg } from './helpers';
 
 const { Loop, LoopError, sys } = pkg;
 type Loop = InstanceType<typeof Loop>;
 
-let fds: ReturnType<typeof fdSnapshot>;
 let loop: Loop;
-beforeEach(() => {
-  fds = fdSnapshot();
-  loop = new Loop();
-});
-afterEach(() => {
-  loop.close({ force: true });
-  fds.check();
+freshLoopEachTest((l) => {
+  loop = l;
 });
 
 describe('run modes', () => {

@@ -2,21 +2,15 @@
 // nextTimeout(), bounded memory.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectArgError, fdSnapshot, hrms, pkg, spin } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { expectArgError, freshLoopEachTest, hrms, pkg, spin } from './helpers';
 
 const { Loop, TIMEOUT_MAX } = pkg;
 type Loop = InstanceType<typeof Loop>;
 
-let fds: ReturnType<typeof fdSnapshot>;
 let loop: Loop;
-beforeEach(() => {
-  fds = fdSnapshot();
-  loop = new Loop();
-});
-afterEach(() => {
-  loop.close({ force: true });
-  fds.check();
+freshLoopEachTest((l) => {
+  loop = l;
 });
 
 describe('timers', () => {

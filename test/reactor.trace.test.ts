@@ -1,19 +1,13 @@
 // loop.stats() and the flight recorder (loop.trace).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fdSnapshot, pkg } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { freshLoopEachTest, pkg } from './helpers';
 
 const { Loop, sys } = pkg;
 type Loop = InstanceType<typeof Loop>;
 
-let fds: ReturnType<typeof fdSnapshot>;
 let loop: Loop;
-beforeEach(() => {
-  fds = fdSnapshot();
-  loop = new Loop();
-});
-afterEach(() => {
-  loop.close({ force: true });
-  fds.check();
+freshLoopEachTest((l) => {
+  loop = l;
 });
 
 describe('loop.trace', () => {

@@ -1,19 +1,13 @@
 // Fd watchers: dispatch by token, closing from callbacks, fd reuse, modes, bad input.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectArgError, expectSystemError, fdSnapshot, pkg } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { expectArgError, expectSystemError, freshLoopEachTest, pkg } from './helpers';
 
 const { Loop, sys } = pkg;
 type Loop = InstanceType<typeof Loop>;
 
-let fds: ReturnType<typeof fdSnapshot>;
 let loop: Loop;
-beforeEach(() => {
-  fds = fdSnapshot();
-  loop = new Loop();
-});
-afterEach(() => {
-  loop.close({ force: true });
-  fds.check();
+freshLoopEachTest((l) => {
+  loop = l;
 });
 
 const readable = (): [number, number] => {

@@ -1,12 +1,8 @@
 // read_many / send_many: many fds in one native call.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectArgError, fdSnapshot, sys, tcpPair, waitFd } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { checkFdsEachTest, expectArgError, sys, tcpPair, waitFd } from './helpers';
 
-let fds: ReturnType<typeof fdSnapshot>;
-beforeEach(() => {
-  fds = fdSnapshot();
-});
-afterEach(() => fds.check());
+checkFdsEachTest();
 
 describe('read_many', () => {
   it('packs each fd’s bytes right after the previous one’s, with per-fd results', () => {

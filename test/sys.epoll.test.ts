@@ -1,14 +1,10 @@
 // epoll_create1 / epoll_ctl / epoll_wait / epoll_pwait2 against real pipes and sockets.
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectArgError, expectSystemError, fdSnapshot, sys, tcpPair } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { checkFdsEachTest, expectArgError, expectSystemError, sys, tcpPair } from './helpers';
 
-let fds: ReturnType<typeof fdSnapshot>;
-beforeEach(() => {
-  fds = fdSnapshot();
-});
-afterEach(() => fds.check());
+checkFdsEachTest();
 
 const events = new Uint32Array(2 * 16);
 const closeAll = (...list: number[]) => list.forEach((fd) => sys.close(fd));

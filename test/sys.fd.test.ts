@@ -1,12 +1,8 @@
 // read / write / readv / writev / close / pipe2 / eventfd / fcntl / poll.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectArgError, expectSystemError, fdSnapshot, sys } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { checkFdsEachTest, expectArgError, expectSystemError, sys } from './helpers';
 
-let fds: ReturnType<typeof fdSnapshot>;
-beforeEach(() => {
-  fds = fdSnapshot();
-});
-afterEach(() => fds.check());
+checkFdsEachTest();
 
 describe('pipe2, read, write', () => {
   it('moves bytes through a pipe and returns -EAGAIN instead of throwing when empty', () => {

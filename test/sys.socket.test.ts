@@ -2,14 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectArgError, expectSystemError, fdSnapshot, sys, tcpListener, tcpPair, waitFd } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { checkFdsEachTest, expectArgError, expectSystemError, sys, type SystemError, tcpListener, tcpPair, waitFd } from './helpers';
 
-let fds: ReturnType<typeof fdSnapshot>;
-beforeEach(() => {
-  fds = fdSnapshot();
-});
-afterEach(() => fds.check());
+checkFdsEachTest();
 
 const closeAll = (...list: number[]) => list.forEach((fd) => sys.close(fd));
 
@@ -73,7 +69,7 @@ describe('TCP over IPv4', () => {
       error = e;
     }
     expect(sys.isSystemError(error)).toBe(true);
-    expect(['EPIPE', 'ECONNRESET']).toContain((error as sys.SystemError).code);
+    expect(['EPIPE', 'ECONNRESET']).toContain((error as SystemError).code);
     // sendmsg carries MSG_NOSIGNAL too
     expect(() => sys.sendmsg(c, [Buffer.alloc(1)])).toThrow(/EPIPE|ECONNRESET/);
     sys.close(c);

@@ -1,12 +1,8 @@
 // clock_gettime and timerfd_create / timerfd_settime / timerfd_gettime / timerfd_read.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectArgError, expectSystemError, fdSnapshot, sleep, sys } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { checkFdsEachTest, expectArgError, expectSystemError, sleep, sys } from './helpers';
 
-let fds: ReturnType<typeof fdSnapshot>;
-beforeEach(() => {
-  fds = fdSnapshot();
-});
-afterEach(() => fds.check());
+checkFdsEachTest();
 
 describe('clock_gettime', () => {
   it('is CLOCK_MONOTONIC in nanoseconds, the clock process.hrtime reads', () => {

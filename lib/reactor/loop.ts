@@ -249,23 +249,29 @@ export class Loop extends EventEmitter {
    * Call `callback(...args)` once, `ms` milliseconds from now (fractions allowed). Never early:
    * it runs in the first iteration whose clock reads at or past the deadline.
    */
-  setTimeout<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): Timer {
-    return this.createTimer(callback as TimerCallback, ms, false, args);
+  setTimeout(callback: (_?: undefined) => void, ms?: number): Timer;
+  setTimeout<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): Timer;
+  setTimeout(callback: TimerCallback, ms?: number, ...args: unknown[]): Timer {
+    return this.createTimer(callback, ms, false, args);
   }
 
   /**
    * Call `callback(...args)` every `ms` milliseconds. Each deadline is the previous one plus
    * `ms` (no drift); beats missed while the loop was busy are skipped, not run in a burst.
    */
-  setInterval<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): Timer {
-    return this.createTimer(callback as TimerCallback, ms, true, args);
+  setInterval(callback: (_?: undefined) => void, ms?: number): Timer;
+  setInterval<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): Timer;
+  setInterval(callback: TimerCallback, ms?: number, ...args: unknown[]): Timer {
+    return this.createTimer(callback, ms, true, args);
   }
 
   /** Run `callback(...args)` after the I/O callbacks of the next (or current) iteration. */
-  setImmediate<A extends unknown[]>(callback: (...args: A) => void, ...args: A): Immediate {
+  setImmediate(callback: (_?: undefined) => void): Immediate;
+  setImmediate<A extends unknown[]>(callback: (...args: A) => void, ...args: A): Immediate;
+  setImmediate(callback: TimerCallback, ...args: unknown[]): Immediate {
     this.assertOpen();
     if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
-    const im = new Immediate(this, callback as TimerCallback, args.length > 0 ? args : undefined);
+    const im = new Immediate(this, callback, args.length > 0 ? args : undefined);
     this.immediateQueue.push(im);
     this.pendingImmediates++;
     this.addRefs(1);
