@@ -6,11 +6,18 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <limits.h>
 
 namespace er {
 
 AddonData* Data(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
+
+int64_t MonotonicNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 
 Napi::Error MakeErrno(Napi::Env env, int err, const char* syscall) {
   // libuv's names and messages (uv errors are -errno on Linux) so ours read exactly like Node's.

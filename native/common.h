@@ -36,6 +36,9 @@ struct AddonData {
 
 AddonData* Data(Napi::Env env);
 
+// CLOCK_MONOTONIC in nanoseconds: EINTR retries compute the time left of a timeout with it.
+int64_t MonotonicNs();
+
 // Throws an Error shaped like Node's SystemError:
 //   message "EBADF: bad file descriptor, epoll_ctl", code "EBADF", errno -9, syscall "epoll_ctl".
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall);

@@ -21,12 +21,6 @@ namespace er {
 // gigabytes of scratch.
 static constexpr size_t kMaxEvents = 1 << 16;
 
-static int64_t MonotonicNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 static Napi::Value EpollCreate1(const Napi::CallbackInfo& info) {
   int flags = static_cast<int>(ArgIntOr(info, 0, "flags", 0, INT_MAX, 0));
   int fd = epoll_create1(flags | EPOLL_CLOEXEC);

@@ -151,8 +151,16 @@ static Napi::Value Poll(const Napi::CallbackInfo& info) {
     pfds[k].events = static_cast<short>(t[3 * k + 1]);
     pfds[k].revents = 0;
   }
+  // As epoll_wait: a signal does not restart the whole timeout, only what is left of it.
+  int64_t deadline = timeout > 0 ? MonotonicNs() + static_cast<int64_t>(timeout) * 1000000 : 0;
   int r;
-  do r = poll(pfds.data(), n, timeout); while (r < 0 && errno == EINTR);
+  while ((r = poll(pfds.data(), n, timeout)) < 0 && errno == EINTR) {
+    if (timeout > 0) {
+      int64_t left = deadline - MonotonicNs();
+      if (left <= 0) { r = 0; break; }
+      timeout = static_cast<int>((left + 999999) / 1000000);
+    }
+  }
   if (r < 0) ThrowErrno(env, errno, "poll");
   for (size_t k = 0; k < n; k++) t[3 * k + 2] = static_cast<uint16_t>(pfds[k].revents);
   return Napi::Number::New(env, r);

@@ -223,5 +223,8 @@ describe('close', () => {
   it('rejects bad options', () => {
     expect(() => new Loop({ maxEvents: 0 })).toThrow(RangeError);
     expect(() => new Loop({ maxEvents: 1.5 })).toThrow(RangeError);
+    expect(() => new Loop({ spinUs: -1 })).toThrow(RangeError);
+    expect(() => new Loop({ spinUs: Number.NaN })).toThrow(RangeError);
+    expect(() => new Loop({ spinUs: '50' as unknown as number })).toThrow(RangeError);
   });
 });

@@ -186,15 +186,20 @@ describe('epoll_wait', () => {
     sys.close(ep);
   });
 
-  it('retries EINTR with the time left, not the whole timeout again', async () => {
+  it('retries EINTR with the time left, not the whole timeout again (epoll_wait, epoll_pwait2, poll)', async () => {
     process.on('SIGUSR2', () => {});
     // a child sends SIGUSR2 every 5 ms for ~150 ms while we sleep 100 ms in epoll_wait
-    const child = spawn('bash', ['-c', `for i in $(seq 30); do kill -USR2 ${process.pid} 2>/dev/null; sleep 0.005; done`], {
+    const child = spawn('bash', ['-c', `for i in $(seq 45); do kill -USR2 ${process.pid} 2>/dev/null; sleep 0.005; done`], {
       stdio: 'ignore',
     });
     await new Promise((r) => setTimeout(r, 20));
     const ep = sys.epoll_create1();
-    for (const wait of [(t: number) => sys.epoll_wait(ep, events, t), (t: number) => sys.epoll_pwait2(ep, events, t * 1e6)]) {
+    const waits = [
+      (t: number) => sys.epoll_wait(ep, events, t),
+      (t: number) => sys.epoll_pwait2(ep, events, t * 1e6),
+      (t: number) => sys.poll(new Int32Array(0), t),
+    ];
+    for (const wait of waits) {
       const t0 = process.hrtime.bigint();
       expect(wait(60)).toBe(0);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;

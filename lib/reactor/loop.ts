@@ -392,8 +392,13 @@ export class Loop extends EventEmitter {
     return this.timeoutAt(monotonicMs());
   }
 
+  /** Work that must not wait for a sleep: stop(), immediates, deferred callbacks, batched writes. */
+  private workPending(): boolean {
+    return this.stopRequested || this.pendingImmediates > 0 || this.deferredFns.length > 0 || this._streams.pendingWrites > 0;
+  }
+
   private timeoutAt(now: number): number {
-    if (this.stopRequested || this.pendingImmediates > 0 || this.deferredFns.length > 0 || this._streams.pendingWrites > 0) return 0;
+    if (this.workPending()) return 0;
     const first = this.timers.peek();
     if (first === undefined) return -1;
     // With spinUs, sleep only until that long before the deadline, then poll (see LoopOptions).
@@ -835,7 +840,7 @@ export class Loop extends EventEmitter {
 
   /** @internal The earliest instant the attached driver must wake at (ms), −1 for never, 0 for now. */
   _wakeDeadline(): number {
-    if (this.stopRequested || this.pendingImmediates > 0 || this.deferredFns.length > 0 || this._streams.pendingWrites > 0) return 0;
+    if (this.workPending()) return 0;
     const first = this.timers.peek();
     return first === undefined ? -1 : first.deadline;
   }
