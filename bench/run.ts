@@ -232,7 +232,7 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg()[0]!.toFixed(2);
 
   progress.show('[setup] building the C programs');
-  const needsC = cli.only.some((s) => s === 'http' || s === 'echo' || s === 'idle');
+  const needsC = cli.only.some((s) => s === 'http' || s === 'echo' || s === 'timers' || s === 'idle');
   if (needsC) buildC(p.root);
   progress.show('[setup] looking for wrk, strace, taskset');
   const tools = findTools({ wrk: cli.only.includes('http'), strace: cli.only.includes('idle') });
@@ -303,7 +303,7 @@ async function main(): Promise<void> {
   const baselineFailures = [
     ...(results.http?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `http ${r.server} ${r.conns}c r${r.round}: ${r.error}`),
     ...(results.echo?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `echo ${r.server} ${r.conns}c r${r.round}: ${r.error}`),
-    ...(results.timers?.runs ?? []).filter((r) => !r.ok && r.impl === 'node').map((r) => `timers node r${r.round}: ${r.error}`),
+    ...(results.timers?.runs ?? []).filter((r) => !r.ok && (r.impl === 'node' || r.impl === 'c')).map((r) => `timers ${r.impl} ${r.variant} r${r.round}: ${r.error}`),
     ...(results.idle?.runs ?? []).filter((r) => !r.ok && !r.impl.startsWith('ours')).map((r) => `idle ${r.impl} r${r.round}: ${r.error}`),
   ];
   const rel = (f: string): string => path.relative(process.cwd(), path.join(resultsDir, f)) || f;

@@ -13,7 +13,7 @@ out_dir=${1:-"$src_dir/bin"}
 cc=${CC:-cc}
 
 mkdir -p "$out_dir"
-for name in http-server echo-server echo-client; do
+for name in http-server echo-server echo-client timers; do
     src="$src_dir/$name.c"
     bin="$out_dir/$name"
     if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then

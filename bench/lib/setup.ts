@@ -38,7 +38,7 @@ function aptInstall(pkg: string): string | null {
   return null;
 }
 
-/** Build bench/c/bin/{http-server,echo-server,echo-client}; throws if the build fails. */
+/** Build bench/c/bin/{http-server,echo-server,echo-client,timers}; throws if the build fails. */
 export function buildC(root: string): void {
   const script = path.join(root, 'bench', 'c', 'build.sh');
   const r = spawnSync('sh', [script], { encoding: 'utf8' });

@@ -1,7 +1,8 @@
 /**
  * Suite 3 — timer lateness: a child process per implementation (ours standalone, ours attached
- * to Node's loop, Node's setTimeout) schedules the same timers (same seeded delays in a round)
- * and reports a histogram of fired − due. Two variants: "dense" (100,000 timers over 1–100 ms,
+ * to Node's loop, Node's setTimeout, and bench/c/timers.c: a plain C timerfd + epoll loop, the
+ * machine's practical limit) schedules the same timers (same seeded delays in a round) and
+ * reports a histogram of fired − due. Two variants: "dense" (100,000 timers over 1–100 ms,
  * a busy loop) and "sparse" (2,000 timers: an idle loop, where the target p99 ≤ 100 µs applies).
  * Every delay gets a lead (200 ms dense, 20 ms sparse) so that all timers are scheduled before
  * the first is due; the report gives the scheduling time separately.
@@ -12,7 +13,8 @@ import type { LatenessResult } from '../lib/lateness';
 import { describeExit, runToEnd } from '../lib/proc';
 import * as progress from '../lib/progress';
 
-export const TIMER_IMPLS = ['ours-standalone', 'ours-spin', 'ours-node', 'node'] as const;
+/** `c` is bench/c/bin/timers (same options, same delays, same output); the others are JS children. */
+export const TIMER_IMPLS = ['ours-standalone', 'ours-spin', 'ours-node', 'node', 'c'] as const;
 
 export interface TimerRun {
   variant: string;
@@ -50,15 +52,14 @@ export async function runTimers(ctx: Ctx): Promise<TimersResult> {
       for (const impl of TIMER_IMPLS) {
         progress.nextStep(`[timers ${v.id} ${v.count.toLocaleString('en-US')} round ${round}/${rounds}] ${impl}`);
         const argv = [
-          process.execPath,
-          '--expose-gc',
-          script,
+          ...(impl === 'c' ? [path.join(ctx.cbin, 'timers')] : [process.execPath, '--expose-gc', script]),
           ...['--impl', impl, '--count', String(v.count), '--min', String(v.minMs), '--max', String(v.maxMs)],
           ...['--lead', String(v.leadMs), '--seed', String(round)],
         ];
         // Not pinned: there is no load generator here, and a Node process pinned to one core has
         // V8's compiler and GC threads preempt its main thread for whole scheduler slices (ms),
         // which would dominate every implementation's p99 (measured: 3.5 ms pinned vs 0.13 ms).
+        // The C child is not pinned either, so that it runs under the same conditions.
         const r = await runToEnd(argv, { name: `timers-${impl}`, timeoutMs: 60_000, cwd: ctx.root });
         const run: TimerRun = { variant: v.id, impl, round, ok: false };
         if (r.timedOut || r.exit.code !== 0) {
