@@ -268,4 +268,64 @@ describe.each(drivers)('streams (%s driver)', (driver) => {
     });
     expect(got).toBe('abc');
   });
+
+  it('a batch larger than one slice (200 sockets ready at once): every socket served once, in slices, a socket destroyed by an earlier slice is skipped', async () => {
+    const result = await onLoop(driver, async (loop) => {
+      const N = 200;
+      const accepted: Socket[] = [];
+      let victim: Socket | null = null;
+      let victimGotData = false;
+      let served = 0;
+      const { server, port } = await listen(loop, (s) => {
+        accepted.push(s);
+        s.on('data', (chunk) => {
+          served++;
+          if (s === victim) victimGotData = true;
+          // The first socket served destroys the last one accepted that was not served yet:
+          // its event may sit in this batch, in this slice or a later one; it must not arrive.
+          if (victim === null) {
+            victim = accepted.filter((a) => a !== s).pop()!;
+            victim.destroy();
+          }
+          s.write(chunk);
+        });
+        s.on('error', () => {});
+      });
+      const clients = Array.from({ length: N }, () => net.connect({ port, host: '127.0.0.1', loop }));
+      await Promise.all(clients.map((c) => once(c, 'connect')));
+      while (accepted.length < N) await new Promise<void>((r) => loop.setTimeout(r, 1));
+      loop.stats({ reset: true });
+      // All writes from one callback: they go out in one send_many, so the server's sockets
+      // become readable together and come back in one epoll_wait.
+      await new Promise<void>((r) =>
+        loop.setTimeout(() => {
+          clients.forEach((c, i) => c.write(`hello ${i}`));
+          r();
+        }, 1),
+      );
+      const replies = await Promise.all(
+        clients.map(
+          (c) =>
+            new Promise<string>((resolve) => {
+              let text = '';
+              c.on('data', (d) => {
+                text += d;
+                if (text.length >= 7) resolve(text);
+              });
+              c.on('close', () => resolve(text === '' ? 'closed' : text));
+              c.on('error', () => {});
+            }),
+        ),
+      );
+      const stats = loop.stats();
+      for (const c of clients) c.destroy();
+      server.close();
+      return { replies, served, victimGotData, perWakeupMax: stats.events.perWakeupMax };
+    });
+    expect(result.perWakeupMax).toBeGreaterThan(64); // the batch really was sliced
+    expect(result.victimGotData).toBe(false);
+    expect(result.served).toBe(199);
+    expect(result.replies.filter((r) => r === 'closed')).toHaveLength(1);
+    result.replies.forEach((r, i) => expect(r === 'closed' || r === `hello ${i}`).toBe(true));
+  });
 });

@@ -40,6 +40,8 @@ const INT_MAX = 2 ** 31 - 1;
 const SLOT_BITS = 20;
 const SLOT_MASK = (1 << SLOT_BITS) - 1;
 const GENERATIONS = 1 << (32 - SLOT_BITS);
+/** Stream events served per read/callbacks/send round within one batch (see dispatch). */
+const STREAM_SLICE = 64;
 /** A settled promise: `.then` on it is the cheapest way to queue a microtask. */
 const RESOLVED = Promise.resolve();
 
@@ -477,14 +479,37 @@ export class Loop extends EventEmitter {
   }
 
   private dispatch(n: number): void {
+    const c = this._counters;
+    this.dispatching = true;
+    // Streams are served in slices of STREAM_SLICE events: read the slice's sockets (one native
+    // call), run its callbacks, send what they wrote (one more), then the next slice. Reading a
+    // thousand sockets before answering any makes the kernel free a thousand peers' buffers on
+    // our CPU at once, and on a VM the cross-CPU interrupts that triggers cost more than the
+    // extra native calls (measured: echo at 1,000 connections, ~15% more messages per CPU-s).
+    if (this.streamCount > 0) {
+      for (let lo = 0; lo < n; lo += STREAM_SLICE) {
+        const hi = lo + STREAM_SLICE < n ? lo + STREAM_SLICE : n;
+        this.dispatchRange(lo, hi);
+        if (hi < n && this._streams.pendingWrites > 0) this.flushStreams();
+      }
+    } else this.dispatchRange(0, n);
+    this.dispatching = false;
+    c.eventsDelivered += n - this.internalEvents;
+    if (n > c.eventsMax) c.eventsMax = n;
+    const released = this.releasedInBatch;
+    while (released.length > 0) this.freeSlots.push(released.pop()!);
+  }
+
+  /** Delivers events [lo, hi) of this batch. */
+  private dispatchRange(lo: number, hi: number): void {
     const events = this.events;
     const slots = this.slots;
     const c = this._counters;
     const streams = this._streams;
-    this.dispatching = true;
+    const batchReads = this.streamCount > 0;
     // Pass 1: every ready stream that wants its data read is read now, in one native call.
-    if (this.streamCount > 0) {
-      for (let i = 0; i < n; i++) {
+    if (batchReads) {
+      for (let i = lo; i < hi; i++) {
         const token = events[2 * i + 1]!;
         const w = slots[token & SLOT_MASK];
         if (w === undefined || w.token !== token || w._closed) continue;
@@ -494,7 +519,7 @@ export class Loop extends EventEmitter {
       if (streams.pendingReads > 0) streams.readAll(this.time);
     }
     // Pass 2: callbacks, in the kernel's order.
-    for (let i = 0; i < n; i++) {
+    for (let i = lo; i < hi; i++) {
       const token = events[2 * i + 1]!;
       const w = slots[token & SLOT_MASK];
       // A registration closed earlier in this batch (its slot is held until the batch ends),
@@ -516,12 +541,7 @@ export class Loop extends EventEmitter {
       }
       if (this.tracing) this.trace._callback('io', w.fd, events[2 * i]!, t0, monotonicMs());
     }
-    if (this.streamCount > 0) streams.endReads();
-    this.dispatching = false;
-    c.eventsDelivered += n - this.internalEvents;
-    if (n > c.eventsMax) c.eventsMax = n;
-    const released = this.releasedInBatch;
-    while (released.length > 0) this.freeSlots.push(released.pop()!);
+    if (batchReads) streams.endReads();
   }
 
   /** Sends what streams wrote during this turn; writes made while settling go out too. */
