@@ -488,7 +488,7 @@ export class Loop extends EventEmitter {
     // extra native calls (measured: echo at 1,000 connections, ~15% more messages per CPU-s).
     if (this.streamCount > 0) {
       for (let lo = 0; lo < n; lo += STREAM_SLICE) {
-        const hi = lo + STREAM_SLICE < n ? lo + STREAM_SLICE : n;
+        const hi = Math.min(lo + STREAM_SLICE, n);
         this.dispatchRange(lo, hi);
         if (hi < n && this._streams.pendingWrites > 0) this.flushStreams();
       }
