@@ -329,3 +329,58 @@ describe.each(drivers)('streams (%s driver)', (driver) => {
     result.replies.forEach((r, i) => expect(r === 'closed' || r === `hello ${i}`).toBe(true));
   });
 });
+
+describe('Socket listener table', () => {
+  it('behaves as EventEmitter\'s own: odd event names, once, off, removeAllListeners, counts', () => {
+    const s = new net.Socket();
+    const calls: string[] = [];
+    for (const name of ['__proto__', 'toString', 'constructor', 'hasOwnProperty', 'data']) {
+      s.on(name, (v: unknown) => calls.push(`${name}:${String(v)}`));
+    }
+    s.once('close', () => calls.push('close-once'));
+    expect(s.eventNames()).toEqual(expect.arrayContaining(['__proto__', 'toString', 'constructor', 'hasOwnProperty', 'data', 'close']));
+    for (const name of ['__proto__', 'toString', 'constructor', 'hasOwnProperty']) s.emit(name, 1);
+    s.emit('close');
+    s.emit('close');
+    expect(calls).toEqual(['__proto__:1', 'toString:1', 'constructor:1', 'hasOwnProperty:1', 'close-once']);
+    expect(s.listenerCount('toString')).toBe(1);
+    expect(s.listenerCount('valueOf')).toBe(0);
+    expect(s.emit('valueOf')).toBe(false); // no inherited Object.prototype members
+    s.removeAllListeners('toString');
+    expect(s.listenerCount('toString')).toBe(0);
+    s.removeAllListeners();
+    expect(s.eventNames()).toEqual([]);
+    s.on('data', () => calls.push('again'));
+    s.emit('data');
+    expect(calls.at(-1)).toBe('again');
+  });
+});
+
+describe('Socket data listeners', () => {
+  it('after removeAllListeners(), a new "data" listener gets the data; once() gets one chunk; prependListener starts the flow', async () => {
+    const got = await onLoop('standalone', async (loop) => {
+      const log: string[] = [];
+      const { server, port } = await listen(loop, (s) => {
+        s.prependOnceListener('data', (d: Buffer) => log.push(`once:${d}`));
+        s.on('data', (d: Buffer) => {
+          log.push(`first:${d}`);
+          s.removeAllListeners();
+          s.on('data', (d2: Buffer) => {
+            log.push(`second:${d2}`);
+            s.end();
+          });
+        });
+      });
+      const c = net.connect({ port, host: '127.0.0.1', loop });
+      await once(c, 'connect');
+      c.write('a');
+      await new Promise<void>((r) => loop.setTimeout(r, 20));
+      c.write('b');
+      c.resume();
+      await once(c, 'close');
+      server.close();
+      return log;
+    });
+    expect(got).toEqual(['once:a', 'first:a', 'second:b']);
+  });
+});
