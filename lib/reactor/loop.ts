@@ -425,7 +425,9 @@ export class Loop extends EventEmitter {
     if (this.tracing) this.traceBegin(timeout, now, polled >= 0);
     // `polled`: the events are already in the array (run() looked before sleeping).
     const n = polled >= 0 ? polled : this.poll(timeout);
-    let time = monotonicMs();
+    // A wait that could not sleep took a fraction of a µs: `now` still stands (one clock read
+    // fewer per busy iteration). After a real sleep, read the clock.
+    let time = polled >= 0 || timeout === 0 ? now : monotonicMs();
     c.asleepMs += time - now;
     this.time = time;
     if (this.tracing) {
