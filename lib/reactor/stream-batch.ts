@@ -109,6 +109,8 @@ Object.defineProperty(SlabChunk.prototype, 'constructor', { value: Buffer, writa
 export class StreamBatch {
   private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
   private slabBuffer: ArrayBuffer = this.slab.buffer as ArrayBuffer;
+  /** The slab's byteOffset in its ArrayBuffer (the getter is a builtin call per chunk otherwise). */
+  private slabOffset = this.slab.byteOffset;
   private slabUsed = 0;
   private slabBorn = 0;
   private readFds: Int32Array<ArrayBuffer> = new Int32Array(64);
@@ -149,6 +151,7 @@ export class StreamBatch {
     if (SLAB_SIZE - this.slabUsed < MIN_ROOM || now - this.slabBorn > SLAB_MAX_AGE_MS) {
       this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
       this.slabBuffer = this.slab.buffer as ArrayBuffer;
+      this.slabOffset = this.slab.byteOffset;
       this.slabUsed = 0;
       this.slabBorn = now;
     }
@@ -165,7 +168,7 @@ export class StreamBatch {
     owner._readSlot = -1;
     const n = this.readRanges[2 * k + 1]!;
     const start = this.readRanges[2 * k]!;
-    owner._onRead(n, n > 0 ? (new SlabChunk(this.slabBuffer, this.slab.byteOffset + start, n) as Buffer) : EMPTY_BUFFER);
+    owner._onRead(n, n > 0 ? (new SlabChunk(this.slabBuffer, this.slabOffset + start, n) as Buffer) : EMPTY_BUFFER);
   }
 
   /** After dispatch: forget this batch's reads (results not delivered are dropped: closed owners). */
