@@ -209,3 +209,29 @@ describe('busy callbacks', () => {
     loop.detach();
   });
 });
+
+describe('attach(): the loop time', () => {
+  it('is read after Node woke us: callbacks see loop.now() at or after the event, and time between turns counts as asleep', async () => {
+    loop.attach();
+    const [r, w] = sys.pipe2(sys.O_NONBLOCK);
+    let writtenAt = 0;
+    const seen = new Promise<number>((resolve) => {
+      const watcher = loop.watch(r, sys.EPOLLIN, () => {
+        sys.read(r, Buffer.alloc(8));
+        watcher.close();
+        resolve(loop.now());
+      });
+    });
+    await sleep(5); // one idle turn or none; then Node sleeps
+    loop.stats({ reset: true });
+    await sleep(60);
+    writtenAt = hrms();
+    sys.write(w, Buffer.from('x'));
+    const now = await seen;
+    const stats = loop.stats();
+    sys.close(r);
+    sys.close(w);
+    expect(now).toBeGreaterThanOrEqual(writtenAt);
+    expect(stats.time.asleep).toBeGreaterThan(40);
+  });
+});

@@ -435,9 +435,10 @@ export class Loop extends EventEmitter {
     if (this.tracing) this.traceBegin(timeout, now, polled >= 0);
     // `polled`: the events are already in the array (run() looked before sleeping).
     const n = polled >= 0 ? polled : this.poll(timeout);
-    // A wait that could not sleep took a fraction of a µs: `now` still stands (one clock read
-    // fewer per busy iteration). After a real sleep, read the clock.
-    let time = polled >= 0 || timeout === 0 ? now : monotonicMs();
+    // Already polled (run() read `now` right before its non-blocking look, or spun until it):
+    // `now` still stands, one clock read fewer per busy iteration. Otherwise read the clock: the
+    // wait may have slept, and the attached driver's `now` is when its previous turn ended.
+    let time = polled >= 0 ? now : monotonicMs();
     c.asleepMs += time - now;
     this.time = time;
     if (this.tracing) {
