@@ -261,4 +261,28 @@ describe('spinUs', () => {
     // iterations for the whole run, not one per poll (thousands in 3 ms).
     expect(stats.iterations).toBeLessThan(50);
   });
+
+  it('yields to Node before spinning, as before sleeping: a nextTick queued by a promise job runs first and can still clear the timer', async () => {
+    const l = new Loop({ spinUs: 2000 });
+    let fired = 0;
+    let trials = 0;
+    const trial = (): void => {
+      l.setTimeout(() => {
+        // A timer due within the spin window, and a tick two promise jobs away that cancels it.
+        const t2 = l.setTimeout(() => fired++, 1);
+        Promise.resolve()
+          .then(() => {})
+          .then(() => process.nextTick(() => l.clearTimeout(t2)));
+        l.setTimeout(() => {
+          if (++trials < 20) trial();
+        }, 3);
+      }, 1);
+    };
+    trial();
+    await l.run();
+    l.close();
+    expect(trials).toBe(20);
+    // Only a trial where the machine stalled this thread for over 1 ms could let it fire.
+    expect(fired).toBeLessThanOrEqual(2);
+  });
 });

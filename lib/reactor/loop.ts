@@ -731,23 +731,27 @@ export class Loop extends EventEmitter {
           const now = monotonicMs();
           const timeout = this.timeoutAt(now);
           const spinUntil = timeout === 0 ? this.spinDeadline(now) : -1;
-          if (spinUntil > 0) {
-            // Nothing to do but a timer due within spinUs: look for I/O until it is due, here
-            // and synchronously, not through a promise job and a nextTick per look (their
-            // garbage, collected in the middle of a spin, cost more lateness than the spin saved).
-            let n: number;
-            let t: number;
-            do {
-              n = this.poll(0);
-              t = monotonicMs();
-            } while (n === 0 && t < spinUntil);
+          if (mayBlock || (timeout === 0 && spinUntil < 0)) {
             mayBlock = false;
-            this._turn(0, t, n);
-          } else if (timeout === 0 || mayBlock) {
-            mayBlock = false;
-            this.armForSleep(timeout);
-            this._turn(timeout, now);
+            if (spinUntil > 0) {
+              // Nothing to do but a timer due within spinUs: look for I/O until it is due, here
+              // and synchronously — like a sleep, after the one yield to Node — rather than
+              // through a promise job and a nextTick per look (their garbage, collected in the
+              // middle of a spin, cost more lateness than the spin saved).
+              let n: number;
+              let t: number;
+              do {
+                n = this.poll(0);
+                t = monotonicMs();
+              } while (n === 0 && t < spinUntil);
+              this._turn(0, t, n);
+            } else {
+              this.armForSleep(timeout);
+              this._turn(timeout, now);
+            }
           } else {
+            // About to wait (sleep or spin): look first, and if nothing is ready, yield to Node
+            // once, so that nothing queued elsewhere waits for our wake-up.
             const n = this.poll(0);
             if (n === 0) {
               mayBlock = true;
