@@ -1,6 +1,7 @@
 // TCP streams end to end on 127.0.0.1: exact bytes, half-close, backpressure, write callbacks,
 // pause/resume, async iteration — under both drivers.
 import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { checkFdsEachTest, drivers, once, onLoop, pkg } from './helpers';
 
@@ -382,5 +383,75 @@ describe('Socket data listeners', () => {
       return log;
     });
     expect(got).toEqual(['once:a', 'first:a', 'second:b']);
+  });
+});
+
+describe('Socket data listeners that fail', () => {
+  it('with EventEmitter.captureRejections, a rejected async "data" listener becomes an "error" on the socket', async () => {
+    const previous = EventEmitter.captureRejections;
+    EventEmitter.captureRejections = true;
+    try {
+      const got = await onLoop('standalone', async (loop) => {
+        let error = '';
+        const { server, port } = await listen(loop, (s) => {
+          s.on('error', (e: Error) => {
+            error = e.message;
+            s.destroy();
+          });
+          s.on('data', async () => {
+            throw new Error('async boom');
+          });
+        });
+        const c = net.connect({ port, host: '127.0.0.1', loop });
+        await once(c, 'connect');
+        c.write('x');
+        await once(c, 'close');
+        server.close();
+        return error;
+      });
+      expect(got).toBe('async boom');
+    } finally {
+      EventEmitter.captureRejections = previous;
+    }
+  });
+
+  it('a listener that throws while held data is handed over does not stop the stream', async () => {
+    const thrown: unknown[] = [];
+    const onUncaught = (e: unknown) => thrown.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const got = await onLoop('attached', async (loop) => {
+        const log: string[] = [];
+        let client: InstanceType<typeof net.Socket> | null = null;
+        const { server, port } = await listen(loop, (s) => {
+          // 'a' arrives before anyone listens: it is held, then handed over by resume() in a
+          // nextTick, where the listener throws.
+          loop.setTimeout(() => {
+            let first = true;
+            s.on('data', (d: Buffer) => {
+              log.push(String(d));
+              if (first) {
+                first = false;
+                throw new Error('boom');
+              }
+              if (log.join('') === 'abc') s.end();
+            });
+            client!.write('b');
+            loop.setTimeout(() => client!.write('c'), 10);
+          }, 30);
+        });
+        client = net.connect({ port, host: '127.0.0.1', loop });
+        await once(client, 'connect');
+        client.write('a');
+        client.resume();
+        await once(client, 'close');
+        server.close();
+        return log.join('');
+      });
+      expect(got).toBe('abc');
+      expect(thrown.map((e) => (e as Error).message)).toEqual(['boom']);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
   });
 });

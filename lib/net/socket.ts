@@ -138,6 +138,7 @@ const FLAGS = {
   keepAlive: 1 << 10,
   heldEof: 1 << 11,
   allowHalfOpen: 1 << 12,
+  captureRejections: 1 << 13,
 } as const;
 
 /** EventEmitter's own listener type. */
@@ -173,6 +174,8 @@ export class Socket extends EventEmitter implements StreamOwner {
   declare private noDelay: boolean;
   declare private keepAlive: boolean;
   declare private heldEof: boolean;
+  /** EventEmitter.captureRejections was on when it was made: 'data' goes through emit(). */
+  declare private captureRejections: boolean;
   /** @internal The bits behind the boolean properties above. */
   flags: number = FLAGS.refed;
 
@@ -229,6 +232,7 @@ export class Socket extends EventEmitter implements StreamOwner {
     const self = this as unknown as { _events: object; _eventsCount: number };
     self._events = new ListenerTable();
     self._eventsCount = 0;
+    if (EventEmitter.captureRejections) this.captureRejections = true;
   }
 
   // Like a Node stream: attaching a 'data' listener starts the flow, unless pause() was called.
@@ -377,19 +381,27 @@ export class Socket extends EventEmitter implements StreamOwner {
   }
 
   private deliver(chunk: Buffer): void {
-    // One listener (the usual case): call it straight from the table, as emit() would.
+    // One listener (the usual case): call it straight from the table, as emit() would — unless
+    // rejections are captured, which only emit() does (a rejected async listener → 'error').
     const listener = (this as unknown as { _events: { data?: unknown } })._events.data;
-    if (typeof listener === 'function') listener.call(this, chunk);
+    if (typeof listener === 'function' && !this.captureRejections) listener.call(this, chunk);
     else this.emit('data', chunk);
   }
 
   /** Hands over what was held, in order, while the socket flows. */
   private releaseHeld(): void {
     const held = this.held;
-    while (held !== null && held.length > 0 && this.flowing === true && !this.destroyed) {
-      const chunk = held.shift()!;
-      this.heldBytes -= chunk.length;
-      this.deliver(chunk);
+    try {
+      while (held !== null && held.length > 0 && this.flowing === true && !this.destroyed) {
+        const chunk = held.shift()!;
+        this.heldBytes -= chunk.length;
+        this.deliver(chunk);
+      }
+    } catch (e) {
+      // A listener threw: the error surfaces (uncaughtException, as from any nextTick), and the
+      // rest of the held data, then reading, carry on next tick, as a Node stream's would.
+      process.nextTick(() => this.releaseHeld());
+      throw e;
     }
     if (held !== null && held.length === 0 && this.held === held) this.held = null;
     if (this.held === null && this.heldEof && this.flowing !== false && !this.destroyed) {
