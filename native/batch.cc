@@ -21,11 +21,12 @@ namespace er {
 // each one with __pthread_enable_asynccancel / __pthread_disable_asynccancel — ~1% of an echo
 // server's CPU in perf, paid per socket. Nothing here is ever cancelled (Node does not use
 // pthread_cancel), so the bracket buys nothing. Same syscalls, same results, errno as usual.
+// (syscall() reads its arguments as longs: the ints are widened explicitly.)
 static inline ssize_t RawRead(int fd, void* buf, size_t n) {
-  return static_cast<ssize_t>(syscall(SYS_read, fd, buf, n));
+  return static_cast<ssize_t>(syscall(SYS_read, static_cast<long>(fd), buf, n));
 }
 static inline ssize_t RawSend(int fd, const void* buf, size_t n, int flags) {
-  return static_cast<ssize_t>(syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0));
+  return static_cast<ssize_t>(syscall(SYS_sendto, static_cast<long>(fd), buf, n, static_cast<long>(flags), nullptr, 0L));
 }
 
 // The arguments, copied: fds and (offset, length) pairs are read ONCE into per-instance scratch
