@@ -7,7 +7,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { RESPONSE } from '../servers/response';
 import { type Ctx, exists } from './context';
-import { freePort, type Proc, spawnProc } from './proc';
+import { describeExit, freePort, type Proc, spawnProc } from './proc';
+import * as progress from './progress';
 
 export type ServerKind = 'ours' | 'node' | 'c';
 
@@ -112,6 +113,90 @@ export async function startServer(ctx: Ctx, def: ServerDef, options: { report?: 
   } catch (e) {
     await proc.stop('SIGKILL', 0);
     throw e;
+  }
+}
+
+/** What the report says about one server of a throughput suite. */
+export interface ServerInfo {
+  id: string;
+  label: string;
+  kind: string;
+  available: boolean;
+  reason?: string;
+  response?: string;
+}
+
+/**
+ * The servers of a throughput suite (HTTP, echo): each started once and kept warm across
+ * rounds, restarted if it exited, stopped at the end. Unavailable ones (not built, no tool)
+ * are recorded with the reason and skipped.
+ */
+export class ServerPool {
+  readonly servers: ServerInfo[] = [];
+  private readonly infos = new Map<string, ServerInfo>();
+  private readonly running = new Map<string, Running>();
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly suite: string,
+  ) {}
+
+  /** Registers every server and starts the available ones; `onStarted` runs after each start. */
+  async startAll(defs: ServerDef[], onStarted?: (s: Running, info: ServerInfo) => Promise<void>): Promise<void> {
+    for (const def of defs) {
+      const info: ServerInfo = { id: def.id, label: def.label, kind: def.kind, available: false };
+      this.infos.set(def.id, info);
+      this.servers.push(info);
+      const why = def.unavailable();
+      if (why) {
+        info.reason = why;
+        continue;
+      }
+      progress.show(`[${this.suite} setup] starting ${def.id}`);
+      const s = await this.start(def);
+      if (s && onStarted) await onStarted(s, info);
+    }
+  }
+
+  /** The running server, if it started. */
+  get(def: ServerDef): Running | undefined {
+    return this.running.get(def.id);
+  }
+
+  /** Whether `def` could be started at all. */
+  available(def: ServerDef): boolean {
+    return this.infos.get(def.id)?.available === true;
+  }
+
+  /** The server, restarted first if it exited; null (with `reason()`) when it cannot run. */
+  async ensure(def: ServerDef): Promise<Running | null> {
+    const s = this.running.get(def.id);
+    if (s?.proc.running) return s;
+    progress.log(`${this.suite}: ${def.id} exited (${s?.proc.exitInfo ? describeExit(s.proc.exitInfo) : '?'}); restarting it`);
+    return this.start(def);
+  }
+
+  /** Why `def` is not available (or could not be restarted). */
+  reason(def: ServerDef): string {
+    return this.infos.get(def.id)?.reason ?? 'could not restart';
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.running.values()].map((s) => s.proc.stop()));
+  }
+
+  private async start(def: ServerDef): Promise<Running | null> {
+    const info = this.infos.get(def.id)!;
+    try {
+      const s = await startServer(this.ctx, def);
+      this.running.set(def.id, s);
+      info.available = true;
+      return s;
+    } catch (e) {
+      info.available = false;
+      info.reason = `failed to start: ${(e as Error).message}`;
+      return null;
+    }
   }
 }
 

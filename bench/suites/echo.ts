@@ -9,8 +9,7 @@ import * as path from 'node:path';
 import type { Ctx } from '../lib/context';
 import { type CpuSample, cpuDelta, cpuSample, describeExit, spawnProc } from '../lib/proc';
 import * as progress from '../lib/progress';
-import { echoServers, type Running, type ServerDef, startServer } from '../lib/servers';
-import type { ServerInfo } from './http';
+import { echoServers, type Running, type ServerInfo, ServerPool } from '../lib/servers';
 
 export interface EchoRun {
   server: string;
@@ -111,48 +110,19 @@ export async function runEcho(ctx: Ctx): Promise<EchoResult> {
   const st = ctx.settings;
   const result: EchoResult = { connections: st.echoConnections, size: st.echoSize, servers: [], runs: [] };
   const defs = echoServers(ctx);
-  const running = new Map<string, Running>();
-  const infos = new Map<string, ServerInfo>();
-  const start = async (def: ServerDef): Promise<Running | null> => {
-    const info = infos.get(def.id)!;
-    try {
-      const s = await startServer(ctx, def);
-      running.set(def.id, s);
-      info.available = true;
-      return s;
-    } catch (e) {
-      info.available = false;
-      info.reason = `failed to start: ${(e as Error).message}`;
-      return null;
-    }
-  };
+  const pool = new ServerPool(ctx, 'echo');
+  result.servers = pool.servers;
   try {
-    for (const def of defs) {
-      const info: ServerInfo = { id: def.id, label: def.label, kind: def.kind, available: false };
-      infos.set(def.id, info);
-      result.servers.push(info);
-      const why = def.unavailable();
-      if (why) {
-        info.reason = why;
-        continue;
-      }
-      progress.show(`[echo setup] starting ${def.id}`);
-      await start(def);
-    }
+    await pool.startAll(defs);
     for (let round = 1; round <= st.rounds; round++) {
       for (const conns of st.echoConnections) {
         for (const def of defs) {
           progress.nextStep(`[echo ${conns}c round ${round}/${st.rounds}] ${def.id}`);
-          const info = infos.get(def.id)!;
-          if (!info.available) continue;
-          let s = running.get(def.id);
-          if (!s?.proc.running) {
-            progress.log(`echo: ${def.id} exited (${s?.proc.exitInfo ? describeExit(s.proc.exitInfo) : '?'}); restarting it`);
-            s = (await start(def)) ?? undefined;
-            if (!s) {
-              result.runs.push({ server: def.id, conns, round, ok: false, error: info.reason ?? 'could not restart' });
-              continue;
-            }
+          if (!pool.available(def)) continue;
+          const s = await pool.ensure(def);
+          if (!s) {
+            result.runs.push({ server: def.id, conns, round, ok: false, error: pool.reason(def) });
+            continue;
           }
           const { run, raw } = await measure(ctx, s, conns);
           writeFileSync(path.join(ctx.rawDir, `echo-${conns}c-r${round}-${def.id}.txt`), raw);
@@ -161,7 +131,7 @@ export async function runEcho(ctx: Ctx): Promise<EchoResult> {
       }
     }
   } finally {
-    await Promise.all([...running.values()].map((s) => s.proc.stop()));
+    await pool.stopAll();
   }
   return result;
 }

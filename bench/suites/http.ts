@@ -9,16 +9,9 @@ import * as path from 'node:path';
 import type { Ctx } from '../lib/context';
 import { cpuDelta, cpuSample, describeExit, runToEnd } from '../lib/proc';
 import * as progress from '../lib/progress';
-import { checkHttpResponse, httpServers, type Running, type ServerDef, startServer } from '../lib/servers';
+import { checkHttpResponse, httpServers, type Running, ServerPool, type ServerInfo } from '../lib/servers';
 
-export interface ServerInfo {
-  id: string;
-  label: string;
-  kind: string;
-  available: boolean;
-  reason?: string;
-  response?: string;
-}
+export type { ServerInfo };
 
 export interface HttpRun {
   server: string;
@@ -121,44 +114,19 @@ export async function runHttp(ctx: Ctx): Promise<HttpResult> {
     return result;
   }
   const defs = httpServers(ctx);
-  const running = new Map<string, Running>();
-  const infos = new Map<string, ServerInfo>();
-
-  const start = async (def: ServerDef): Promise<Running | null> => {
-    const info = infos.get(def.id)!;
-    try {
-      const s = await startServer(ctx, def);
-      running.set(def.id, s);
-      info.available = true;
-      return s;
-    } catch (e) {
-      info.available = false;
-      info.reason = `failed to start: ${(e as Error).message}`;
-      return null;
-    }
-  };
-
+  const pool = new ServerPool(ctx, 'http');
+  result.servers = pool.servers;
   try {
-    for (const def of defs) {
-      const info: ServerInfo = { id: def.id, label: def.label, kind: def.kind, available: false };
-      infos.set(def.id, info);
-      result.servers.push(info);
-      const why = def.unavailable();
-      if (why) {
-        info.reason = why;
-        continue;
-      }
-      progress.show(`[http setup] starting ${def.id}`);
-      const s = await start(def);
-      if (s) info.response = await checkHttpResponse(s.host, s.port);
-    }
+    await pool.startAll(defs, async (s, info) => {
+      info.response = await checkHttpResponse(s.host, s.port);
+    });
     if (!st.httpWarmupEachRun) {
       // Servers stay up for the whole suite, so one warm-up each (at the largest connection
       // count) is enough for the JIT; later rounds follow other runs on the same process. The C
       // server has no JIT to warm.
       const maxConns = Math.max(...st.httpConnections);
       for (const def of defs) {
-        const s = running.get(def.id);
+        const s = pool.get(def);
         if (!s || def.kind === 'c') continue;
         progress.show(`[http warm-up] ${def.id}`);
         await wrk(ctx, s, maxConns, st.httpWarmup);
@@ -168,16 +136,11 @@ export async function runHttp(ctx: Ctx): Promise<HttpResult> {
       for (const conns of st.httpConnections) {
         for (const def of defs) {
           progress.nextStep(`[http ${conns}c round ${round}/${st.rounds}] ${def.id}`);
-          const info = infos.get(def.id)!;
-          if (!info.available) continue;
-          let s = running.get(def.id);
-          if (!s?.proc.running) {
-            progress.log(`http: ${def.id} exited (${s?.proc.exitInfo ? describeExit(s.proc.exitInfo) : '?'}); restarting it`);
-            s = (await start(def)) ?? undefined;
-            if (!s) {
-              result.runs.push({ server: def.id, conns, round, ok: false, error: info.reason ?? 'could not restart' });
-              continue;
-            }
+          if (!pool.available(def)) continue;
+          const s = await pool.ensure(def);
+          if (!s) {
+            result.runs.push({ server: def.id, conns, round, ok: false, error: pool.reason(def) });
+            continue;
           }
           if (st.httpWarmupEachRun) await wrk(ctx, s, conns, st.httpWarmup);
           const before = cpuSample(s.proc.pid);
@@ -211,7 +174,7 @@ export async function runHttp(ctx: Ctx): Promise<HttpResult> {
       }
     }
   } finally {
-    await Promise.all([...running.values()].map((s) => s.proc.stop()));
+    await pool.stopAll();
   }
   return result;
 }
