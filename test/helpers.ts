@@ -146,24 +146,23 @@ export function hrms(): number {
 /** The package root, for child scripts that `require` it. */
 export const packageDir = new URL('..', import.meta.url).pathname;
 
-/**
- * Runs `code` in a fresh `node` process (CommonJS, with `pkg` = require('epoll-reactor') in
- * scope); resolves with its exit code, output and wall time.
- */
-export async function runScript(
-  code: string,
-  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; prefix?: string } = {},
-): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }> {
+export interface ChildResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs `command args` to its end (SIGKILL after `timeoutMs`), collecting its output. */
+export async function runChild(
+  command: string,
+  args: string[],
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<ChildResult> {
   const { spawn } = await import('node:child_process');
   const start = hrms();
-  const script = `const pkg = require(${JSON.stringify(packageDir)});\n${code}`;
-  // `prefix`: shell commands run first (e.g. 'ulimit -n 64; '), then node replaces the shell
-  const child = options.prefix
-    ? spawn('bash', ['-c', `${options.prefix} exec "$0" -e "$1"`, process.execPath, script], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, ...options.env },
-      })
-    : spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd, env: { ...process.env, ...options.env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => {
@@ -176,6 +175,18 @@ export async function runScript(
   const [exitCode, signal] = await new Promise<[number | null, string | null]>((r) => child.on('close', (c, s) => r([c, s])));
   clearTimeout(timer);
   return { code: exitCode, signal, stdout, stderr, ms: hrms() - start };
+}
+
+/**
+ * Runs `code` in a fresh `node` process (CommonJS, with `pkg` = require('epoll-reactor') in
+ * scope); resolves with its exit code, output and wall time.
+ */
+export function runScript(code: string, options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; prefix?: string } = {}): Promise<ChildResult> {
+  const script = `const pkg = require(${JSON.stringify(packageDir)});\n${code}`;
+  // `prefix`: shell commands run first (e.g. 'ulimit -n 64; '), then node replaces the shell
+  return options.prefix
+    ? runChild('bash', ['-c', `${options.prefix} exec "$0" -e "$1"`, process.execPath, script], options)
+    : runChild(process.execPath, ['-e', script], options);
 }
 
 type Drivers = 'attached' | 'standalone';

@@ -2,12 +2,11 @@
 // same `run()` the command line uses; each test checks the lesson's measured claim, with bounds
 // wide enough for a noisy shared 2-core machine. A last test runs each lesson as a student does
 // (`node dist/examples/learn/NN-….js --quick --json`).
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fdSnapshot, packageDir, sys } from './helpers';
+import { fdSnapshot, packageDir, runChild, sys } from './helpers';
 
 const dir = join(packageDir, 'dist/examples/learn');
 const lessons = readdirSync(dir)
@@ -161,18 +160,7 @@ describe('the course, as a student runs it', () => {
     for (const file of lessons) {
       const args = [join(dir, file), '--quick', '--json'];
       if (file.startsWith('04-')) args.push('--svg', join(tmp, 'cli.svg'));
-      const child = spawn(process.execPath, args, { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-      });
-      child.stderr.on('data', (d) => {
-        err += d;
-      });
-      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      const code = await new Promise((done) => child.on('close', done));
-      clearTimeout(killer);
+      const { code, stdout: out, stderr: err } = await runChild(process.execPath, args, { cwd: tmp });
       expect({ file, code, err }).toEqual({ file, code: 0, err: '' });
       const lines = out.trim().split('\n');
       expect(lines).toHaveLength(1);
