@@ -2,7 +2,8 @@
  * Batched stream I/O: every socket that an iteration finds readable is read with ONE native call,
  * and every small write made during the iteration is sent with ONE more — libuv's
  * `uv_read_start` model (the loop reads for you), with the crossings of the JavaScript/native
- * boundary paid per iteration instead of per socket.
+ * boundary paid per iteration instead of per socket. (A batch of more than 64 events is served
+ * in slices of 64, each with its own read and send: see Loop.dispatch.)
  *
  * Reads are packed (`sys.read_many`): each socket's bytes land in the shared read slab right
  * after the previous socket's, so the slab fills without gaps, and each chunk handed out is a
