@@ -977,6 +977,8 @@ const pollArb: fc.Arbitrary<Sym> = fc
 // Timeouts: 0 and 1 may really wait; -1 and the big ones are defused by guardTimeouts().
 const msArb = pick([0, 0, 1, -1, 11, 1000, INT_MAX], [-2, 2 ** 31]);
 const nsArb = pick([0, 0, 1, 999_999, -1, 10_000_001, 2 ** 53 - 1], [-2, 2 ** 53]);
+/** epoll_spin's absolute CLOCK_MONOTONIC deadline: long past, or forever (guarded below). */
+const untilArb = pick([0, 1, 10_000_000, 2 ** 53 - 1], [-1, -2, 2 ** 53]);
 const nsField = pick([0, 1, 1_000_000, 1e9, 2 ** 53 - 1], [2 ** 53, 1.5, -1]);
 const specArb: fc.Arbitrary<Sym> = fc
   .oneof(
@@ -1064,6 +1066,7 @@ const CALLS: Record<string, fc.Arbitrary<Call>> = {
   ),
   epoll_wait: call('epoll_wait', EP, eventsArb, msArb),
   epoll_pwait2: call('epoll_pwait2', EP, eventsArb, nsArb),
+  epoll_spin: call('epoll_spin', EP, eventsArb, untilArb),
   read: call('read', fdFor(...IO_ROLES), bufArb, offArb, lenArgArb),
   write: call('write', fdFor(...IO_ROLES), bufArb, offArb, lenArgArb),
   readv: call('readv', fdFor(...IO_ROLES), iovArb),
@@ -1127,6 +1130,7 @@ const FD_ARGS: Record<string, number[]> = {
   epoll_ctl: [0, 2],
   epoll_wait: [0],
   epoll_pwait2: [0],
+  epoll_spin: [0],
   read: [0],
   write: [0],
   readv: [0],
@@ -1172,6 +1176,7 @@ const NEVER_ENOTSOCK = new Set([
   'epoll_ctl',
   'epoll_wait',
   'epoll_pwait2',
+  'epoll_spin',
   'fcntl',
   'poll',
   'setNonBlocking',
@@ -1226,6 +1231,10 @@ function guardTimeouts(pool: Pool, fn: string, args: unknown[]): void {
     const long = fn === 'epoll_wait' ? mayBlockMs(args[2]) : mayBlockNs(args[2]);
     const role = pool.role(args[0]);
     if (long && role && EPOLLS.has(role)) args[0] = pool.readyEp;
+  }
+  if (fn === 'epoll_spin' && typeof args[2] === 'number' && args[2] > sys.clock_gettime(sys.CLOCK_MONOTONIC) + 10_000_000) {
+    const role = pool.role(args[0]);
+    if (role && EPOLLS.has(role)) args[0] = pool.readyEp; // it would spin until the deadline
   }
   if (fn === 'poll' && mayBlockMs(args[1]) && isInt32Array(args[0]) && args[0].length % 3 === 0) {
     const p = args[0];
@@ -1302,6 +1311,7 @@ function checkResult(fn: string, args: unknown[], r: unknown): void {
       break;
     case 'epoll_wait':
     case 'epoll_pwait2':
+    case 'epoll_spin':
       expect(isInt(r) && r >= 0 && r <= Math.min((args[1] as Uint32Array).length / 2, 65_536), label).toBe(true);
       break;
     case 'poll':
@@ -1366,6 +1376,7 @@ function writable(fn: string, args: unknown[], r: unknown): (region: Region, rel
       return (g, rel) => g.tag === 'arg3' && rel < n;
     case 'epoll_wait':
     case 'epoll_pwait2':
+    case 'epoll_spin':
       return (g, rel) => g.tag === 'events' && rel < 8 * n;
     case 'poll':
       return (g, rel) => g.tag === 'pollfds' && rel % 12 >= 8;

@@ -1,4 +1,4 @@
-// epoll_create1 / epoll_ctl / epoll_wait / epoll_pwait2 against real pipes and sockets.
+// epoll_create1 / epoll_ctl / epoll_wait / epoll_pwait2 / epoll_spin against real pipes and sockets.
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -186,6 +186,31 @@ describe('epoll_wait', () => {
     sys.close(ep);
   });
 
+  it('epoll_spin looks until the deadline without sleeping, or returns the first events', () => {
+    const ep = sys.epoll_create1();
+    const nowNs = (): number => sys.clock_gettime(sys.CLOCK_MONOTONIC);
+    // A deadline already past: exactly one look.
+    expect(sys.epoll_spin(ep, events, 0)).toBe(0);
+    // Nothing ready: back at (never before) the deadline, 2 ms on, having used the CPU all along.
+    const cpu0 = process.cpuUsage();
+    const until = nowNs() + 2e6;
+    expect(sys.epoll_spin(ep, events, until)).toBe(0);
+    expect(nowNs()).toBeGreaterThanOrEqual(until);
+    const cpu = process.cpuUsage(cpu0);
+    expect(cpu.user + cpu.system).toBeGreaterThan(1000); // µs: it spun, it did not sleep
+    // Something becomes ready during the stretch: a timerfd due 1 ms in, deadline 5 s away.
+    const tfd = sys.timerfd_create(sys.CLOCK_MONOTONIC, sys.TFD_NONBLOCK);
+    sys.epoll_ctl(ep, sys.EPOLL_CTL_ADD, tfd, sys.EPOLLIN, 77);
+    sys.timerfd_settime(tfd, 0, { value: 1e6, interval: 0 });
+    const far = nowNs() + 5e9;
+    expect(sys.epoll_spin(ep, events, far)).toBe(1);
+    expect(nowNs()).toBeLessThan(far);
+    expect([events[0], events[1]]).toEqual([sys.EPOLLIN, 77]);
+    // Ready before the call: returned at once, as epoll_wait(…, 0) would.
+    expect(sys.epoll_spin(ep, events, far)).toBe(1);
+    closeAll(tfd, ep);
+  });
+
   it('retries EINTR with the time left, not the whole timeout again (epoll_wait, epoll_pwait2, poll)', async () => {
     process.on('SIGUSR2', () => {});
     // a child sends SIGUSR2 every 5 ms for ~150 ms while we sleep 100 ms in epoll_wait
@@ -224,6 +249,12 @@ describe('epoll_wait', () => {
     expectArgError(() => sys.epoll_wait(ep, events, '5' as unknown as number), TypeError, 'timeout');
     expectArgError(() => sys.epoll_pwait2(ep, events, -5), RangeError, 'timeoutNs');
     expectArgError(() => sys.epoll_pwait2(ep, events, 2 ** 60), RangeError, 'timeoutNs');
+    expectArgError(() => sys.epoll_spin(ep, events, -1), RangeError, 'untilNs');
+    expectArgError(() => sys.epoll_spin(ep, events, 2 ** 53), RangeError, 'untilNs');
+    expectArgError(() => sys.epoll_spin(ep, events, 1.5), RangeError, 'untilNs');
+    expectArgError(() => sys.epoll_spin(ep, new Uint32Array(3), 0), RangeError, 'events.length');
+    expectArgError(() => sys.epoll_spin(ep, {} as unknown as Uint32Array, 0), TypeError, 'events');
+    expectArgError(() => sys.epoll_spin(ep, events, '0' as unknown as number), TypeError, 'untilNs');
     expectArgError(() => sys.epoll_wait(-1, events, 0), RangeError, 'epfd');
     expectArgError(() => sys.epoll_ctl(ep, sys.EPOLL_CTL_ADD, 1.5, 1), RangeError, 'fd');
     expectArgError(() => sys.epoll_ctl(ep, sys.EPOLL_CTL_ADD, 0, 2 ** 32), RangeError, 'events');
@@ -232,5 +263,6 @@ describe('epoll_wait', () => {
     expectSystemError(() => sys.epoll_ctl(ep, 99, 0, 1), 'EINVAL', 'epoll_ctl');
     sys.close(ep);
     expectSystemError(() => sys.epoll_wait(ep, events, 0), 'EBADF', 'epoll_wait');
+    expectSystemError(() => sys.epoll_spin(ep, events, 0), 'EBADF', 'epoll_wait');
   });
 });

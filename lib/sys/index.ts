@@ -160,6 +160,13 @@ export const epoll_ctl = native.epoll_ctl;
 export const epoll_wait = native.epoll_wait;
 /** `epoll_pwait2` — as {@link epoll_wait}, with a nanosecond timeout (−1 blocks). Linux ≥ 5.11. */
 export const epoll_pwait2 = native.epoll_pwait2;
+/**
+ * Busy-polls: `epoll_wait(epfd, …, 0)` again and again, without ever sleeping, until an fd is
+ * ready or CLOCK_MONOTONIC reaches `untilNs` (absolute ns, as {@link clock_gettime} reads it);
+ * returns the events found, as {@link epoll_wait}, or 0 at the deadline. One native call for the
+ * whole stretch: the loop's `spinUs` uses it. It holds the thread (and a CPU) until then.
+ */
+export const epoll_spin = native.epoll_spin;
 
 // ── fds ────────────────────────────────────────────────────────────────────────────────────
 /** `ssize_t read(int fd, void *buf, size_t count)` on `buffer[offset, offset + length)`; −EAGAIN when not ready. */

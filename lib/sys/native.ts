@@ -39,6 +39,7 @@ export interface Native {
   epoll_ctl(epfd: number, op: number, fd: number, events?: number, data?: number): void;
   epoll_wait(epfd: number, events: Uint32Array, timeoutMs: number): number;
   epoll_pwait2(epfd: number, events: Uint32Array, timeoutNs: number): number;
+  epoll_spin(epfd: number, events: Uint32Array, untilNs: number): number;
   read(fd: number, buffer: Bytes, offset?: number, length?: number): number;
   write(fd: number, buffer: Bytes, offset?: number, length?: number): number;
   readv(fd: number, buffers: readonly Bytes[]): number;
