@@ -129,6 +129,24 @@ describe('microtasks and Node', () => {
     expect(log).toEqual(['immediate 1', 'tick', 'promise', 'immediate 2']);
   });
 
+  it('between idle iterations (timers only) the nextTicks and promise jobs a callback queued still run first', async () => {
+    // After an iteration without I/O that leaves the loop waiting, the next one is queued with
+    // setImmediate, not a promise job and a nextTick: the order must not change.
+    const log: string[] = [];
+    loop.setTimeout(() => {
+      log.push('t1');
+      process.nextTick(() => log.push('tick'));
+      Promise.resolve().then(() => {
+        log.push('promise');
+        process.nextTick(() => log.push('tick from promise'));
+      });
+      setImmediate(() => log.push('node immediate'));
+    }, 2);
+    loop.setTimeout(() => log.push('t2'), 4);
+    await loop.run();
+    expect(log).toEqual(['t1', 'tick', 'promise', 'tick from promise', 'node immediate', 't2']);
+  });
+
   it('stalls Node’s own loop while run() is active: a Node timer waits until run() returns', async () => {
     let nodeFiredAt = -1;
     let ourFiredAt = -1;

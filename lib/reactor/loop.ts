@@ -82,6 +82,8 @@ export class Loop extends EventEmitter {
   private streamCount = 0;
   /** Events of the loop's own watchers in the current turn (the attached driver's timerfd). */
   private internalEvents = 0;
+  /** Events for the user's watchers in the last iteration (run() picks how to queue the next). */
+  private lastTurnIo = 0;
   private dispatching = false;
   /** @internal Batched reads and writes of stream watchers (net sockets). */
   readonly _streams = new StreamBatch();
@@ -90,8 +92,12 @@ export class Loop extends EventEmitter {
   private readonly timers = new TimerHeap<Timer>();
   private readonly dueTimers: (Timer | undefined)[] = [];
   private timerSeq = 0;
-  private immediateQueue: Immediate[] = [];
-  private spareQueue: Immediate[] = [];
+  // Counted arrays (entries [0, queuedImmediates)), swapped each immediates phase: `length = 0`
+  // would drop the backing store, an allocation per iteration. Cleared immediates stay queued,
+  // not pending, until the phase.
+  private immediateQueue: (Immediate | undefined)[] = [];
+  private spareQueue: (Immediate | undefined)[] = [];
+  private queuedImmediates = 0;
   private pendingImmediates = 0;
   /** Callbacks deferred to the next iteration (libuv's pending/closing callbacks). */
   private deferredFns: ((arg: unknown) => void)[] = [];
@@ -274,7 +280,7 @@ export class Loop extends EventEmitter {
     this.assertOpen();
     if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
     const im = new Immediate(this, callback, args.length > 0 ? args : undefined);
-    this.immediateQueue.push(im);
+    this.immediateQueue[this.queuedImmediates++] = im;
     this.pendingImmediates++;
     this.addRefs(1);
     if (this.pendingImmediates === 1) this.scheduleChanged();
@@ -399,6 +405,12 @@ export class Loop extends EventEmitter {
     return this.stopRequested || this.pendingImmediates > 0 || this.deferredFns.length > 0 || this._streams.pendingWrites > 0;
   }
 
+  /** Whether, at the cached time, the next iteration would wait (sleep or spin), not run at once. */
+  private willWait(): boolean {
+    const now = this.time;
+    return this.timeoutAt(now) !== 0 || this.spinDeadline(now) > 0;
+  }
+
   /**
    * The deadline to poll towards when the only thing to wait for is a timer due within spinUs
    * (see LoopOptions.spinUs), else −1.
@@ -426,9 +438,11 @@ export class Loop extends EventEmitter {
   /**
    * @internal One iteration: poll with `timeout` (ms, −1 = block), then the phases. `now` is the
    * clock reading the timeout was computed from (it starts the asleep/awake accounting);
-   * `polled` ≥ 0 means the poll was already done and found that many events.
+   * `polled` ≥ 0 means the poll was already done and found that many events. Returns whether
+   * the iteration was quiet: no callback of the user's ran (nothing ready but the loop's own
+   * alarm timerfd, no timer due, no immediate or deferred callback).
    */
-  _turn(timeout: number, now: number, polled = -1): void {
+  _turn(timeout: number, now: number, polled = -1): boolean {
     this.inTurn = true;
     const c = this._counters;
     c.iterations++;
@@ -459,6 +473,7 @@ export class Loop extends EventEmitter {
     // Why did this wait end? Events; else a due timer; else work that needed no sleep; else nothing.
     const io = n - this.internalEvents;
     this.internalEvents = 0;
+    this.lastTurnIo = io;
     if (io > 0) c.ioWakeups++;
     else if (fired > 0) c.timerWakeups++;
     else if (immediates > 0 || deferred > 0 || timeout === 0) c.immediateWakeups++;
@@ -466,6 +481,7 @@ export class Loop extends EventEmitter {
     this.inTurn = false;
     if (this.tracing) this.trace._end(monotonicMs());
     this.throwErrors();
+    return io === 0 && fired === 0 && immediates === 0 && deferred === 0;
   }
 
   /** Records why this iteration's timeout is what it is (flight recorder only). */
@@ -508,7 +524,7 @@ export class Loop extends EventEmitter {
     } else this.dispatchRange(0, n);
     this.dispatching = false;
     c.eventsDelivered += n - this.internalEvents;
-    if (n > c.eventsMax) c.eventsMax = n;
+    c.eventsMax = Math.max(c.eventsMax, n); // branch-free, as LatencyHistogram.add
     const released = this.releasedInBatch;
     while (released.length > 0) this.freeSlots.push(released.pop()!);
   }
@@ -570,13 +586,16 @@ export class Loop extends EventEmitter {
 
   /** Runs the immediates queued before this phase; returns how many ran. */
   private runImmediates(): number {
-    if (this.pendingImmediates === 0) return 0;
+    const count = this.queuedImmediates;
+    if (count === 0) return 0;
     let ran = 0;
     // Swap queues: immediates queued by these callbacks wait for the next iteration.
     const batch = this.immediateQueue;
     this.immediateQueue = this.spareQueue;
-    for (let i = 0; i < batch.length; i++) {
+    this.queuedImmediates = 0;
+    for (let i = 0; i < count; i++) {
       const im = batch[i]!;
+      batch[i] = undefined;
       if (!im._pending) continue;
       im._pending = false;
       this.pendingImmediates--;
@@ -591,7 +610,6 @@ export class Loop extends EventEmitter {
       }
       if (this.tracing) this.trace._callback('immediate', -1, 0, t0, monotonicMs());
     }
-    batch.length = 0;
     this.spareQueue = batch;
     return ran;
   }
@@ -604,16 +622,18 @@ export class Loop extends EventEmitter {
     if (first === undefined || first.deadline > now) return 0;
     // Snapshot every due timer before running any: what the callbacks schedule (a 0 ms timer
     // included) waits for the next iteration, so timers cannot starve I/O.
+    // A counted array: `length = 0` would drop its backing store, one allocation per iteration.
     const due = this.dueTimers;
+    let count = 0;
     while (first !== undefined && first.deadline <= now) {
       heap.pop();
       first._state = TimerState.Due;
-      due.push(first);
+      due[count++] = first;
       first = heap.peek();
     }
     const c = this._counters;
     let fired = 0;
-    for (let i = 0; i < due.length; i++) {
+    for (let i = 0; i < count; i++) {
       const t = due[i]!;
       due[i] = undefined;
       if (t._state !== TimerState.Due) continue; // cleared or refreshed by an earlier callback
@@ -637,7 +657,6 @@ export class Loop extends EventEmitter {
       if (this.tracing) this.trace._callback('timer', seq, late, t0, monotonicMs());
       if (t._state === TimerState.Due) this.rearmInterval(t);
     }
-    due.length = 0;
     c.timersFired += fired;
     return fired;
   }
@@ -719,7 +738,10 @@ export class Loop extends EventEmitter {
       // ours, a promise job queued by a later one) must not wait for our wake-up. So before an
       // iteration may sleep, it first polls without sleeping; if nothing is ready it yields once
       // to Node with setImmediate — by the time that runs, every nextTick and promise job is
-      // done — and only then sleeps.
+      // done — and only then sleeps. After an iteration without I/O that leaves nothing due (an
+      // idle loop between timers), the next one will want to wait: it is queued with that
+      // setImmediate at once, not through a promise job, a nextTick and a look first — the one
+      // yield, a third of the garbage per timer (scavenges are an idle loop's worst lateness).
       let mayBlock = false;
       const step = (): void => {
         try {
@@ -733,21 +755,20 @@ export class Loop extends EventEmitter {
           const spinUntil = timeout === 0 ? this.spinDeadline(now) : -1;
           if (mayBlock || (timeout === 0 && spinUntil < 0)) {
             mayBlock = false;
-            if (spinUntil > 0) {
-              // Nothing to do but a timer due within spinUs: look for I/O until it is due, here
-              // and synchronously — like a sleep, after the one yield to Node — rather than
-              // through a promise job and a nextTick per look (their garbage, collected in the
-              // middle of a spin, cost more lateness than the spin saved).
-              let n: number;
-              let t: number;
-              do {
-                n = this.poll(0);
-                t = monotonicMs();
-              } while (n === 0 && t < spinUntil);
-              this._turn(0, t, n);
-            } else {
-              this.armForSleep(timeout);
-              this._turn(timeout, now);
+            let quiet = spinUntil > 0 ? this.spinTurn(spinUntil) : this.sleepTurn(timeout, now);
+            // Woke with nothing run — typically the alarm spinUs before a timer: no JavaScript
+            // has run since the yield, so go on waiting here (spin, or sleep again) rather than
+            // through another promise job, nextTick, look and yield. Their garbage and time
+            // were half of what an idle loop spent per timer.
+            while (quiet && !this.stopRequested && this.alive) {
+              const t = monotonicMs();
+              const next = this.timeoutAt(t);
+              if (next > 0) quiet = this.sleepTurn(next, t);
+              else {
+                const until = this.spinDeadline(t);
+                if (until < 0) break;
+                quiet = this.spinTurn(until);
+              }
             }
           } else {
             // About to wait (sleep or spin): look first, and if nothing is ready, yield to Node
@@ -765,11 +786,31 @@ export class Loop extends EventEmitter {
           reject(e);
           return;
         }
-        RESOLVED.then(queueStep);
+        if (this.lastTurnIo === 0 && this.alive && !this.stopRequested && this.willWait()) {
+          mayBlock = true;
+          setImmediate(step);
+        } else RESOLVED.then(queueStep);
       };
       const queueStep = (): void => process.nextTick(step);
       queueStep();
     });
+  }
+
+  /** An iteration that sleeps up to `timeout` ms (> 0): the alarm timerfd rings on time. */
+  private sleepTurn(timeout: number, now: number): boolean {
+    this.armForSleep(timeout);
+    return this._turn(timeout, now);
+  }
+
+  /**
+   * An iteration that polls until `until` (ms, a timer due within spinUs) or the first event, in
+   * one native call (sys.epoll_spin): not one iteration, or one crossing and a boxed clock
+   * reading, per look — their garbage, collected in the middle of a spin, cost more lateness
+   * than the spin saved.
+   */
+  private spinTurn(until: number): boolean {
+    const n = sys.epoll_spin(this.epfd, this.events, Math.ceil(until * 1e6));
+    return this._turn(0, monotonicMs(), n);
   }
 
   /**
@@ -990,7 +1031,7 @@ export class Loop extends EventEmitter {
       w.close();
     }
     while (this.timers.size > 0) this._stopTimer(this.timers.peek()!);
-    for (const im of this.immediateQueue) this._clearImmediate(im);
+    for (let i = 0; i < this.queuedImmediates; i++) this._clearImmediate(this.immediateQueue[i]!);
     this.addRefs(-this.deferredFns.length);
     this.deferredFns = [];
     this.deferredArgs = [];

@@ -21,7 +21,9 @@ export class LatencyHistogram {
       this.negative++;
       return;
     }
-    if (ms > this.max) this.max = ms;
+    // Branch-free on purpose: after a reset, a store reached for the first time in a long while
+    // has no type feedback and deoptimises the loop's hot path (seen in the timer benchmark).
+    this.max = Math.max(this.max, ms);
     let k = Math.floor(8 * Math.log2(ms * 1000 + 1));
     if (k >= BUCKETS) k = BUCKETS - 1;
     this.counts[k]!++;
