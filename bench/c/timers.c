@@ -3,7 +3,7 @@
  * minimal C event loop on this machine achieves (the "practical limit").
  *
  *   usage: timers [--impl c] [--count 100000] [--min 1] [--max 100]
- *                 [--lead 0] [--seed 1] [--warmup 20000]
+ *                 [--lead 0] [--seed 1] [--warmup 20000] [--passes 1] [--record 1]
  *          timers --print-delays [--count N --min MS --max MS --lead MS --seed S]
  *
  * It takes the options of bench/children/timers.ts and schedules exactly the
@@ -24,6 +24,12 @@
  * --warmup N first schedules and fires N throw-away timers over 1-5 ms and
  * one more at 105 ms (so the loop then sleeps about 100 ms), as the JS child
  * does, so that neither code nor the measurement's pages are cold.
+ *
+ * --passes K --record R, as in the JS child: K passes of COUNT timers, each
+ * scheduled when the previous one's have all fired; the last R are recorded.
+ * The recorded passes take the delays rng(seed) draws, in order (so a single
+ * recorded pass has exactly the delays above); the unrecorded ones draw from
+ * rng(seed * 7919 + 17), as the JS child's warm-up passes do.
  *
  * Output: the JS child's format, one JSON line per basis (only "requested"
  * here; see LatenessResult in bench/lib/lateness.ts), then a
@@ -238,7 +244,7 @@ static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [--impl c] [--count N] [--min MS] [--max MS] [--lead MS] [--seed S]\n"
-            "       [--warmup N] [--print-delays]\n"
+            "       [--warmup N] [--passes K] [--record R] [--print-delays]\n"
             "defaults: --count 100000 --min 1 --max 100 --lead 0 --seed 1 --warmup 20000\n",
             prog);
     exit(2);
@@ -256,6 +262,7 @@ static double parse_num(const char *s, const char *prog, double min)
 int main(int argc, char **argv)
 {
     double count_d = 100000, min_ms = 1, max_ms = 100, lead_ms = 0, seed_d = 1, warmup_d = 20000;
+    double passes_d = 1, record_d = 1;
     int print_delays = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -279,36 +286,48 @@ int main(int argc, char **argv)
             seed_d = parse_num(argv[++i], argv[0], -4294967296.0);
         else if (strcmp(a, "--warmup") == 0 && has_value)
             warmup_d = parse_num(argv[++i], argv[0], 0);
+        else if (strcmp(a, "--passes") == 0 && has_value)
+            passes_d = parse_num(argv[++i], argv[0], 1);
+        else if (strcmp(a, "--record") == 0 && has_value)
+            record_d = parse_num(argv[++i], argv[0], 1);
         else
             usage(argv[0]);
     }
-    if (!(max_ms >= min_ms) || count_d != (double)(uint64_t)count_d || count_d > 1e8 || warmup_d > 1e8)
+    if (!(max_ms >= min_ms) || count_d != (double)(uint64_t)count_d || count_d > 1e8 || warmup_d > 1e8 ||
+        passes_d != (double)(uint64_t)passes_d || record_d != (double)(uint64_t)record_d || record_d > passes_d ||
+        count_d * passes_d > 1e8)
         usage(argv[0]);
-    size_t count = (size_t)count_d;
+    size_t per_pass = (size_t)count_d;
+    size_t passes = (size_t)passes_d, record = (size_t)record_d;
+    size_t count = per_pass * record; /* recorded samples */
+    size_t unrecorded = per_pass * (passes - record);
     size_t warmup = (size_t)warmup_d;
     /* JS: Number(seed) >>> 0, for the integer seeds the harness passes. */
     uint32_t seed = (uint32_t)(int64_t)seed_d;
 
     double *delays = malloc(count * sizeof *delays);
-    if (!delays)
+    double *warm_delays = malloc((unrecorded ? unrecorded : 1) * sizeof *warm_delays);
+    if (!delays || !warm_delays)
         die("malloc");
     make_delays(delays, count, seed, lead_ms, min_ms, max_ms);
+    make_delays(warm_delays, unrecorded, (uint32_t)(int64_t)(seed_d * 7919 + 17), lead_ms, min_ms, max_ms);
     if (print_delays) {
         for (size_t i = 0; i < count; i++)
             printf("%.17g\n", delays[i]);
         return 0;
     }
 
-    size_t heap_cap = count > warmup + 1 ? count : warmup + 1;
+    size_t heap_cap = per_pass > warmup + 1 ? per_pass : warmup + 1;
+    size_t fired_cap = count > heap_cap ? count : heap_cap;
     double *due = malloc(count * sizeof *due);
-    uint64_t *fired = malloc(heap_cap * sizeof *fired);
+    uint64_t *fired = malloc(fired_cap * sizeof *fired);
     double *late = malloc(count * sizeof *late);
     heap = malloc(heap_cap * sizeof *heap);
     if (!due || !fired || !late || !heap)
         die("malloc");
     /* Touch every page now, so that the measurement takes no page faults. */
     memset(due, 0, count * sizeof *due);
-    memset(fired, 0, heap_cap * sizeof *fired);
+    memset(fired, 0, fired_cap * sizeof *fired);
     memset(late, 0, count * sizeof *late);
     memset(heap, 0, heap_cap * sizeof *heap);
 
@@ -330,12 +349,23 @@ int main(int argc, char **argv)
         run(fired);
     }
 
-    /* The measurement. */
+    /* The unrecorded passes (their samples land in fired[0, per_pass), overwritten below). */
+    for (size_t p = 0; p + record < passes; p++) {
+        for (size_t i = 0; i < per_pass; i++)
+            schedule(warm_delays[p * per_pass + i], i);
+        run(fired);
+    }
+
+    /* The measurement: the recorded passes, one after the other. */
     uint64_t started = now_ns();
-    for (size_t i = 0; i < count; i++)
-        due[i] = schedule(delays[i], i);
-    double schedule_ms = (double)(now_ns() - started) / 1e6;
-    run(fired);
+    double schedule_ms = 0;
+    for (size_t p = 0; p < record; p++) {
+        uint64_t t0 = now_ns();
+        for (size_t i = p * per_pass; i < (p + 1) * per_pass; i++)
+            due[i] = schedule(delays[i], i);
+        schedule_ms = (double)(now_ns() - t0) / 1e6;
+        run(fired);
+    }
     double total_ms = (double)(now_ns() - started) / 1e6;
 
     /* summarize() in bench/children/timers.ts. */
@@ -373,7 +403,7 @@ int main(int argc, char **argv)
     for (int b = 0; b < BUCKETS; b++)
         printf("%s%lld", b ? "," : "", hist[b]);
     fputs("]}\n{\"type\":\"meta\",\"impl\":\"c\",\"count\":", stdout);
-    printf("%zu,\"leadMs\":", count);
+    printf("%zu,\"perPass\":%zu,\"passes\":%zu,\"record\":%zu,\"leadMs\":", count, per_pass, passes, record);
     put_num(lead_ms);
     fputs(",\"scheduleMs\":", stdout);
     put_num(schedule_ms);

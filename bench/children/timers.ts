@@ -1,10 +1,11 @@
 /**
  * Timer-lateness child: schedules COUNT timers with delays spread uniformly over MIN–MAX ms and
- * records, for each, fired − due, where due = process.hrtime.bigint() read right before the
- * timer was scheduled + the delay.
+ * records, for each, fired − due, where due = CLOCK_MONOTONIC (performance.now()) read right
+ * before the timer was scheduled + the delay.
  *
  *   node dist/bench/children/timers.js --impl ours-standalone|ours-spin|ours-node|node
- *        [--count 100000] [--min 1] [--max 100] [--lead 0] [--warmup 20000] [--seed 1]
+ *        [--count 100000] [--min 1] [--max 100] [--lead 0] [--warmup 20000]
+ *        [--passes 1] [--record 1] [--seed 1]
  *
  * --lead MS is added to every delay, so that scheduling all the timers (100,000 take tens of
  * milliseconds of JavaScript) is over before the first one is due: the measurement is then of the
@@ -12,7 +13,13 @@
  * earliest timers wait for the scheduling loop. --warmup N first schedules and fires N timers
  * (over 1–5 ms, not recorded), collects the garbage (run it with --expose-gc) and pauses 100 ms,
  * so that neither implementation is measured with cold code, a scavenge of the warm-up's garbage
- * or V8's background compiler competing with the main thread.
+ * or V8's background compiler competing with the main thread. --passes K (default 1) then runs
+ * the whole schedule K times, each pass starting when the previous one's timers have all fired,
+ * and records the last R (--record R, default 1): the steady state of a loop that has been doing
+ * this for a while (V8 keeps compiling the loop's code for about a second of a new pattern, and
+ * that is what a first pass would measure). The first recorded pass has the delays rng(seed)
+ * draws first (those bench/c/timers.c uses); every other pass draws fresh ones from the same
+ * spread. The meta line counts V8's collections during the recorded passes.
  *
  * - ours-standalone: one `new Loop()`, every `loop.setTimeout`, then `await loop.run()`.
  * - ours-spin: the same with `new Loop({ spinUs: 200 })` (polls through the last 200 µs).
@@ -23,6 +30,7 @@
  *
  * Prints one JSON line per basis (see LatenessResult), then a `{"type":"meta",…}` line.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import type * as Lib from '../../lib/index';
 import { BUCKETS, bucketOf, type LatenessResult } from '../lib/lateness';
 import { quantileSorted } from '../lib/stats';
@@ -39,9 +47,11 @@ const maxMs = Number(arg('--max', '100'));
 const seed = Number(arg('--seed', '1'));
 const leadMs = Number(arg('--lead', '0'));
 const warmup = Number(arg('--warmup', '20000'));
+const passes = Number(arg('--passes', '1'));
+const record = Number(arg('--record', '1'));
 
-if (!['ours-standalone', 'ours-spin', 'ours-node', 'node'].includes(impl) || !(count > 0) || !(maxMs >= minMs)) {
-  console.error('usage: timers.js --impl ours-standalone|ours-spin|ours-node|node [--count N] [--min MS] [--max MS] [--seed S]');
+if (!['ours-standalone', 'ours-spin', 'ours-node', 'node'].includes(impl) || !(count > 0) || !(maxMs >= minMs) || !(Number.isInteger(passes) && passes >= 1) || !(Number.isInteger(record) && record >= 1 && record <= passes)) {
+  console.error('usage: timers.js --impl ours-standalone|ours-spin|ours-node|node [--count N] [--min MS] [--max MS] [--passes K] [--record R] [--seed S]');
   process.exit(2);
 }
 
@@ -57,33 +67,46 @@ function rng(s: number): () => number {
   };
 }
 
-const rand = rng(seed);
-const delays = new Float64Array(count);
-for (let i = 0; i < count; i++) delays[i] = leadMs + minMs + rand() * (maxMs - minMs);
+/** The recorded pass's delays come first from rng(seed): the C child draws the same ones. */
+function drawDelays(rand: () => number): Float64Array {
+  const d = new Float64Array(count);
+  for (let i = 0; i < count; i++) d[i] = leadMs + minMs + rand() * (maxMs - minMs);
+  return d;
+}
+const recordRand = rng(seed);
+const warmRand = rng(seed * 7919 + 17);
 
-const dueNs = new Float64Array(count);
-const dueEffNs = impl === 'node' ? new Float64Array(count) : null;
-const firedNs = new Float64Array(count);
+/** Samples recorded: `count` per recorded pass (a warm-up pass writes over the first ones). */
+const total = count * record;
+const dueNs = new Float64Array(total);
+const dueEffNs = impl === 'node' ? new Float64Array(total) : null;
+const firedNs = new Float64Array(total);
 let fired = 0;
 let finished = false;
 let loop: Lib.Loop | null = null;
+/** Resolves the pass in progress when its last timer has fired. */
+let passDone: (() => void) | null = null;
 
 function now(): number {
-  // CLOCK_MONOTONIC ns since boot stay far below 2^53: exact as a double.
-  return Number(process.hrtime.bigint());
+  // CLOCK_MONOTONIC (what process.hrtime reads), in ns since the process started, as a double:
+  // performance.now() allocates no BigInt, so the harness adds less garbage of its own.
+  return performance.now() * 1e6;
 }
 
 function onFire(i: number): void {
   firedNs[i] = now();
-  if (++fired === count) finish();
+  if (++fired === count) passDone?.();
 }
 
+/** Timers fired in the recorded passes. */
+let firedRecorded = 0;
+
 function summarize(basis: string, due: Float64Array): LatenessResult {
-  const late = new Float64Array(count);
+  const late = new Float64Array(total);
   const hist = new Array<number>(BUCKETS).fill(0);
   let early = 0;
   let sum = 0;
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < total; i++) {
     const us = (firedNs[i]! - due[i]!) / 1000;
     late[i] = us;
     if (us < 0) early++;
@@ -94,29 +117,52 @@ function summarize(basis: string, due: Float64Array): LatenessResult {
   return {
     impl,
     basis,
-    count,
-    fired,
+    count: total,
+    fired: firedRecorded,
     early,
     minUs: late[0]!,
     p50Us: quantileSorted(late, 0.5),
     p90Us: quantileSorted(late, 0.9),
     p99Us: quantileSorted(late, 0.99),
     p999Us: quantileSorted(late, 0.999),
-    maxUs: late[count - 1]!,
-    meanUs: sum / count,
+    maxUs: late[total - 1]!,
+    meanUs: sum / total,
     hist,
   };
 }
 
 let scheduleMs = 0;
 let startedNs = now();
+/** V8's collections during the recorded pass (a scavenge stops the main thread ~0.5–1 ms here). */
+const gcSeen = { count: 0, ms: 0 };
+let gcObserver: PerformanceObserver | null = null;
+
+function countGc(list: { getEntries(): { duration: number }[] } | { duration: number }[]): void {
+  for (const e of Array.isArray(list) ? list : list.getEntries()) {
+    gcSeen.count++;
+    gcSeen.ms += e.duration;
+  }
+}
+
+function watchGc(): void {
+  gcObserver = new PerformanceObserver(countGc);
+  gcObserver.observe({ entryTypes: ['gc'] });
+}
+
+function unwatchGc(): void {
+  if (gcObserver === null) return;
+  countGc(gcObserver.takeRecords());
+  gcObserver.disconnect();
+  gcObserver = null;
+}
 
 function finish(): void {
   if (finished) return;
   finished = true;
   const out: unknown[] = [summarize('requested', dueNs)];
   if (dueEffNs) out.push(summarize('effective', dueEffNs));
-  const meta: Record<string, unknown> = { type: 'meta', impl, count, leadMs, scheduleMs, totalMs: (now() - startedNs) / 1e6 };
+  unwatchGc();
+  const meta: Record<string, unknown> = { type: 'meta', impl, count: total, perPass: count, leadMs, passes, record, scheduleMs, totalMs: (now() - startedNs) / 1e6, gc: gcSeen };
   if (loop) {
     // The loop's own view (its deadlines, its clock): a cross-check of the numbers above.
     const s = loop.stats();
@@ -158,20 +204,49 @@ function collect(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
+/**
+ * One pass: `count` timers with `delays`, timer i through onFire(base + i) with its due instant
+ * recorded there; resolves when the last has fired. `start` schedules one; `wait` runs them
+ * (standalone) or returns at once (Node's loop or the attached driver runs them).
+ */
+async function pass(delays: Float64Array, base: number, start: (i: number, d: number) => void, wait: () => Promise<void>): Promise<void> {
+  fired = 0;
+  const done = new Promise<void>((resolve) => {
+    passDone = resolve;
+  });
+  const t0 = now();
+  for (let i = 0; i < count; i++) start(base + i, delays[i]!);
+  scheduleMs = (now() - t0) / 1e6;
+  await wait();
+  await done;
+  passDone = null;
+}
+
+/** The unrecorded passes, `beforeRecording()`, then the recorded ones. */
+async function runPasses(start: (i: number, d: number) => void, wait: () => Promise<void>, beforeRecording: () => void): Promise<void> {
+  for (let p = 0; p < passes - record; p++) await pass(drawDelays(warmRand), 0, start, wait);
+  beforeRecording();
+  startedNs = now();
+  watchGc();
+  for (let r = 0; r < record; r++) {
+    await pass(drawDelays(recordRand), r * count, start, wait);
+    firedRecorded += fired;
+  }
+}
+
 async function main(): Promise<void> {
+  const idle = (): Promise<void> => Promise.resolve();
   if (impl === 'node') {
     await warmUp(warmup, (cb, ms) => setTimeout(cb, ms));
-    startedNs = now();
-    const t0 = now();
-    for (let i = 0; i < count; i++) {
-      const d = delays[i]!;
-      const start = now();
-      dueNs[i] = start + d * 1e6;
-      dueEffNs![i] = start + Math.max(1, Math.trunc(d)) * 1e6;
+    const start = (i: number, d: number): void => {
+      const t = now();
+      dueNs[i] = t + d * 1e6;
+      dueEffNs![i] = t + Math.max(1, Math.trunc(d)) * 1e6;
       setTimeout(onFire, d, i);
-    }
-    scheduleMs = (now() - t0) / 1e6;
-    return; // Node's loop runs them; finish() prints from the last one
+    };
+    await runPasses(start, idle, () => undefined);
+    finish();
+    return;
   }
   // Loaded lazily so that the Node variant runs even if the addon is not built.
   const lib = require('../../lib/index') as typeof Lib;
@@ -181,24 +256,25 @@ async function main(): Promise<void> {
   else {
     l.attach();
     await warmUp(warmup, (cb, ms) => l.setTimeout(cb, ms));
-    l.detach();
   }
-  l.stats({ reset: true });
-  loop = l;
-  startedNs = now();
-  const t0 = now();
-  for (let i = 0; i < count; i++) {
-    const d = delays[i]!;
+  const start = (i: number, d: number): void => {
     dueNs[i] = now() + d * 1e6;
     l.setTimeout(onFire, d, i);
-  }
-  scheduleMs = (now() - t0) / 1e6;
-  if (standalone) {
-    await l.run();
-    if (!finished) throw new Error(`run() returned after ${fired} of ${count} timers`);
-  } else {
-    l.attach(); // the loop un-refs itself once every timer has fired; the process then exits
-  }
+  };
+  // Standalone: run() returns when the pass's timers are done. Attached: the driver runs them;
+  // the loop un-refs itself between passes (no timers left) and stays attached.
+  const wait = standalone
+    ? async (): Promise<void> => {
+        await l.run();
+        if (fired !== count) throw new Error(`run() returned after ${fired} of ${count} timers`);
+      }
+    : idle;
+  await runPasses(start, wait, () => {
+    l.stats({ reset: true });
+    loop = l;
+  });
+  if (!standalone) l.detach();
+  finish();
 }
 
 main().catch((e) => {
