@@ -75,6 +75,39 @@ describe('attach()', () => {
     loop.detach();
   });
 
+  it('polls through the last spinUs before a timer, as standalone: the alarm rings early, the timer fires in the spin', async () => {
+    const fired = async (spinUs: number): Promise<string[]> => {
+      const l = new Loop({ spinUs });
+      try {
+        l.attach();
+        l.trace.start();
+        const start = hrms();
+        let late = -1;
+        await new Promise<void>((r) =>
+          l.setTimeout(() => {
+            late = hrms() - start - 15;
+            r();
+          }, 15),
+        );
+        l.trace.stop();
+        expect(late).toBeGreaterThanOrEqual(0);
+        return l.trace.toText().split('\n');
+      } finally {
+        l.close({ force: true });
+      }
+    };
+    // spinUs 3 ms: Node's loop wakes us 3 ms early; that turn runs nothing, then polls (a [peek]
+    // iteration) until the deadline and fires the timer there.
+    const spun = await fired(3000);
+    const at = spun.findIndex((line) => line.includes('[peek]') && line.includes('timer #'));
+    expect(at).toBeGreaterThan(0);
+    expect(spun[at - 1]).not.toContain('timer #');
+    // spinUs 0: no polling; the timer fires from the turn Node's loop woke us for.
+    const slept = await fired(0);
+    expect(slept.some((line) => line.includes('[peek]'))).toBe(false);
+    expect(slept.some((line) => line.includes('timer #'))).toBe(true);
+  });
+
   it('drains process.nextTick then promise jobs after each batch, as after Node’s own callbacks', async () => {
     loop.attach();
     const log: string[] = [];

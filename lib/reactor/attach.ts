@@ -28,7 +28,7 @@ export class AttachedDriver {
   /** libuv saw our epoll fd readable (or our deadline timerfd fired inside it): one turn. */
   private readonly onReadable = (): void => {
     try {
-      this.loop._turn(0, this.lastEnd);
+      this.loop._attachedTurn(this.lastEnd);
     } finally {
       this.lastEnd = monotonicMs();
       this.loop._afterAttachedTurn();

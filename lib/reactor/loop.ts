@@ -58,7 +58,8 @@ export interface LoopOptions {
    * instead (default 50). Waking from a sleep takes tens of µs at best (on a virtual machine,
    * sometimes hundreds), so a sleep shorter than that only adds lateness; and with timers due
    * every few µs, sleeping between them would make the loop fall behind. Larger values trade
-   * that much CPU per timer for precision; 0 always sleeps. Standalone driver only.
+   * that much CPU per timer for precision; 0 always sleeps. Both drivers: attached, the alarm
+   * wakes Node's loop spinUs early and the turn polls through the rest (Node waits that long).
    */
   spinUs?: number;
 }
@@ -929,11 +930,29 @@ export class Loop extends EventEmitter {
     return this.inTurn;
   }
 
-  /** @internal The earliest instant the attached driver must wake at (ms), −1 for never, 0 for now. */
+  /**
+   * @internal The earliest instant the attached driver must wake at (ms), −1 for never, 0 for
+   * now: for a timer, `spinUs` before its deadline (the turn then polls through the rest).
+   */
   _wakeDeadline(): number {
     if (this.workPending()) return 0;
     const first = this.timers.peek();
-    return first === undefined ? -1 : first.deadline;
+    return first === undefined ? -1 : first.deadline - this.spinMs;
+  }
+
+  /**
+   * @internal One turn of the attached driver (`lastEnd`: when the previous one ended): a
+   * non-blocking iteration; then, if it ran nothing of the user's and a timer is due within
+   * spinUs — the alarm rang that early — the poll through the rest of the stretch, as
+   * standalone. Node's loop waits for it: at most spinUs per timer, after its own callbacks,
+   * nextTicks and promise jobs have run (they ran when the previous turn returned).
+   */
+  _attachedTurn(lastEnd: number): void {
+    if (!this._turn(0, lastEnd)) return;
+    const now = monotonicMs();
+    if (this.timeoutAt(now) !== 0) return;
+    const until = this.spinDeadline(now);
+    if (until > 0) this.spinTurn(until);
   }
 
   /** The earliest timer deadline changed, or the first immediate was queued. */
