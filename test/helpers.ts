@@ -197,8 +197,12 @@ export const drivers: Drivers[] = ['attached', 'standalone'];
  * (inside Node's loop), or standalone (`loop.run()` until nothing is left). The scenario must use
  * only the loop (net, loop timers): Node's own timers are stalled under the standalone driver.
  */
-export async function onLoop<T>(driver: Drivers, scenario: (loop: InstanceType<typeof pkg.Loop>) => Promise<T>): Promise<T> {
-  const loop = new pkg.Loop();
+export async function onLoop<T>(
+  driver: Drivers,
+  scenario: (loop: InstanceType<typeof pkg.Loop>) => Promise<T>,
+  options: ConstructorParameters<typeof pkg.Loop>[0] = {},
+): Promise<T> {
+  const loop = new pkg.Loop(options);
   try {
     if (driver === 'attached') {
       loop.attach();
