@@ -280,6 +280,27 @@ describe('spinUs', () => {
     expect(stats.iterations).toBeLessThan(50);
   });
 
+  it('sleeps before a timer only if the sleep would last over 3 × spinUs; a closer deadline is polled for all the way', async () => {
+    const sleeps = async (delay: number): Promise<number[]> => {
+      const l = new Loop({ spinUs: 1000 });
+      l.trace.start();
+      l.setTimeout(() => {}, delay);
+      await l.run();
+      l.trace.stop();
+      const text = l.trace.toText();
+      l.close();
+      // A sleeping iteration reads "timeout 18.912 ms [timer #0 (20 ms) is next]".
+      return [...text.matchAll(/timeout (\d+\.\d+) ms \[timer #\d+ \(/g)].map((m) => Number(m[1]));
+    };
+    // 3 ms away, spinUs 1 ms: a sleep of at most 2 ms is not worth its wake-up: no sleep at all.
+    expect(await sleeps(3)).toEqual([]);
+    // 20 ms away: one sleep, ending spinUs (1 ms) before the deadline.
+    const far = await sleeps(20);
+    expect(far.length).toBe(1);
+    expect(far[0]).toBeGreaterThan(10);
+    expect(far[0]).toBeLessThanOrEqual(19);
+  });
+
   it('yields to Node before spinning, as before sleeping: a nextTick queued by a promise job runs first and can still clear the timer', async () => {
     const l = new Loop({ spinUs: 2000 });
     let fired = 0;

@@ -42,6 +42,15 @@ const SLOT_MASK = (1 << SLOT_BITS) - 1;
 const GENERATIONS = 1 << (32 - SLOT_BITS);
 /** Stream events served per read/callbacks/send round within one batch (see dispatch). */
 const STREAM_SLICE = 64;
+/**
+ * The loop sleeps before a timer only if the sleep would last more than this many spinUs;
+ * closer deadlines are polled for all the way. A short sleep saves little CPU and costs a
+ * wake-up, and a wake-up is where the worst lateness comes from: measured on the 2-vCPU VM of
+ * docs/benchmarks.md, a thread woken from a short sleep now and then waits milliseconds for a V8
+ * helper thread that took its CPU (2,000 timers per 100 ms: p99 0.6–1.1 ms sleeping from 50 µs
+ * on, 31–45 µs with this rule; 2 gave 43–221 µs).
+ */
+const MIN_SLEEP_SPINS = 3;
 /** A settled promise: `.then` on it is the cheapest way to queue a microtask. */
 const RESOLVED = Promise.resolve();
 
@@ -62,8 +71,9 @@ export interface LoopOptions {
    * Microseconds before a timer's deadline within which the loop stops sleeping and polls
    * instead (default 50). Waking from a sleep takes tens of µs at best (on a virtual machine,
    * sometimes hundreds), so a sleep shorter than that only adds lateness; and with timers due
-   * every few µs, sleeping between them would make the loop fall behind. Larger values trade
-   * that much CPU per timer for precision; 0 always sleeps. Both drivers: attached, the alarm
+   * every few µs, sleeping between them would make the loop fall behind. A deadline less than
+   * 4 × spinUs away is polled for all the way (a sleep of 3 × spinUs or less is not worth its
+   * wake-up). Larger values trade that much CPU per timer for precision; 0 always sleeps. Both drivers: attached, the alarm
    * wakes Node's loop spinUs early and the turn polls through the rest (Node waits that long).
    */
   spinUs?: number;
@@ -431,9 +441,10 @@ export class Loop extends EventEmitter {
     if (this.workPending()) return 0;
     const first = this.timers.peek();
     if (first === undefined) return -1;
-    // With spinUs, sleep only until that long before the deadline, then poll (see LoopOptions).
+    // With spinUs, sleep only until that long before the deadline, then poll (see LoopOptions);
+    // and only if the sleep would last more than MIN_SLEEP_SPINS × spinUs, else poll all the way.
     const ms = first.deadline - this.spinMs - now;
-    if (ms <= 0) return 0;
+    if (ms <= MIN_SLEEP_SPINS * this.spinMs) return 0;
     if (ms >= INT_MAX) return INT_MAX;
     // Round up, never down: waking before the deadline would only mean waiting again.
     return this.usePwait2 ? Math.ceil(ms * 1e6) / 1e6 : Math.ceil(ms);
