@@ -280,7 +280,7 @@ describe('spinUs', () => {
     expect(stats.iterations).toBeLessThan(50);
   });
 
-  it('sleeps before a timer only if the sleep would last over 3 × spinUs; a closer deadline is polled for all the way', async () => {
+  it('sleeps before a timer only if the sleep would last over 150 µs; a closer deadline is polled for all the way', async () => {
     const sleeps = async (delay: number): Promise<number[]> => {
       const l = new Loop({ spinUs: 1000 });
       l.trace.start();
@@ -292,8 +292,8 @@ describe('spinUs', () => {
       // A sleeping iteration reads "timeout 18.912 ms [timer #0 (20 ms) is next]".
       return [...text.matchAll(/timeout (\d+\.\d+) ms \[timer #\d+ \(/g)].map((m) => Number(m[1]));
     };
-    // 3 ms away, spinUs 1 ms: a sleep of at most 2 ms is not worth its wake-up: no sleep at all.
-    expect(await sleeps(3)).toEqual([]);
+    // 1.1 ms away, spinUs 1 ms: a sleep of at most 100 µs is not worth its wake-up: no sleep.
+    expect(await sleeps(1.1)).toEqual([]);
     // 20 ms away: one sleep, ending spinUs (1 ms) before the deadline.
     const far = await sleeps(20);
     expect(far.length).toBe(1);

@@ -43,14 +43,16 @@ const GENERATIONS = 1 << (32 - SLOT_BITS);
 /** Stream events served per read/callbacks/send round within one batch (see dispatch). */
 const STREAM_SLICE = 64;
 /**
- * The loop sleeps before a timer only if the sleep would last more than this many spinUs;
- * closer deadlines are polled for all the way. A short sleep saves little CPU and costs a
- * wake-up, and a wake-up is where the worst lateness comes from: measured on the 2-vCPU VM of
- * docs/benchmarks.md, a thread woken from a short sleep now and then waits milliseconds for a V8
- * helper thread that took its CPU (2,000 timers per 100 ms: p99 0.6–1.1 ms sleeping from 50 µs
- * on, 31–45 µs with this rule; 2 gave 43–221 µs).
+ * With spinUs > 0, the loop does not sleep for less than this (ms) before a timer: it polls all
+ * the way instead. A short sleep saves little CPU and costs a wake-up, and a wake-up is where
+ * the worst lateness comes from: measured on the 2-vCPU VM of docs/benchmarks.md, a thread woken
+ * from a short sleep now and then waits milliseconds for a V8 helper thread that took its CPU
+ * (2,000 timers per 100 ms, spinUs 50: p99 0.6–1.1 ms sleeping from 0 µs on, 31–45 µs from 150 µs
+ * on, 43–221 µs from 100 µs on). Fixed, not a multiple of spinUs: polling through long gaps
+ * turns the thread into a CPU hog that the scheduler then preempts for whole slices (200 timers
+ * per 100 ms with spinUs 200 and a 600 µs floor: p99 627 µs, against 117 µs at spinUs 50).
  */
-const MIN_SLEEP_SPINS = 3;
+const MIN_SLEEP_MS = 0.15;
 /** A settled promise: `.then` on it is the cheapest way to queue a microtask. */
 const RESOLVED = Promise.resolve();
 
@@ -71,9 +73,10 @@ export interface LoopOptions {
    * Microseconds before a timer's deadline within which the loop stops sleeping and polls
    * instead (default 50). Waking from a sleep takes tens of µs at best (on a virtual machine,
    * sometimes hundreds), so a sleep shorter than that only adds lateness; and with timers due
-   * every few µs, sleeping between them would make the loop fall behind. A deadline less than
-   * 4 × spinUs away is polled for all the way (a sleep of 3 × spinUs or less is not worth its
-   * wake-up). Larger values trade that much CPU per timer for precision; 0 always sleeps. Both drivers: attached, the alarm
+   * every few µs, sleeping between them would make the loop fall behind. Nor does it sleep for
+   * less than 150 µs (a deadline less than spinUs + 150 µs away is polled for all the way): that
+   * short a sleep is not worth its wake-up. Larger values trade that much CPU per timer for
+   * precision; 0 always sleeps. Both drivers: attached, the alarm
    * wakes Node's loop spinUs early and the turn polls through the rest (Node waits that long).
    */
   spinUs?: number;
@@ -442,9 +445,9 @@ export class Loop extends EventEmitter {
     const first = this.timers.peek();
     if (first === undefined) return -1;
     // With spinUs, sleep only until that long before the deadline, then poll (see LoopOptions);
-    // and only if the sleep would last more than MIN_SLEEP_SPINS × spinUs, else poll all the way.
+    // and only if the sleep would last more than MIN_SLEEP_MS, else poll all the way.
     const ms = first.deadline - this.spinMs - now;
-    if (ms <= MIN_SLEEP_SPINS * this.spinMs) return 0;
+    if (ms <= 0 || (this.spinMs > 0 && ms <= MIN_SLEEP_MS)) return 0;
     if (ms >= INT_MAX) return INT_MAX;
     // Round up, never down: waking before the deadline would only mean waiting again.
     return this.usePwait2 ? Math.ceil(ms * 1e6) / 1e6 : Math.ceil(ms);
@@ -966,9 +969,8 @@ export class Loop extends EventEmitter {
   _attachedTurn(lastEnd: number): void {
     if (!this._turn(0, lastEnd)) return;
     const now = monotonicMs();
-    if (this.timeoutAt(now) !== 0) return;
-    const until = this.spinDeadline(now);
-    if (until > 0) this.spinTurn(until);
+    const until = this.spinDeadline(now); // −1 with spinUs 0, or work pending
+    if (until > 0 && until - now <= this.spinMs) this.spinTurn(until);
   }
 
   /** The earliest timer deadline changed, or the first immediate was queued. */
