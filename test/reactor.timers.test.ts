@@ -3,7 +3,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { expectArgError, freshLoopEachTest, hrms, pkg, spin } from './helpers';
+import { expectArgError, freshLoopEachTest, hrms, pkg, runScript, spin } from './helpers';
 
 const { Loop, TIMEOUT_MAX } = pkg;
 type Loop = InstanceType<typeof Loop>;
@@ -260,5 +260,30 @@ describe('immediates', () => {
     expect(log).toEqual(['a', 'b']);
     expect(loop.runNoWait()).toBe(false);
     expect(log).toEqual(['a', 'b', 'c']);
+  });
+
+  it('lets go of cleared immediates at the next iteration, even when none of them ran, and of a burst’s queue', async () => {
+    // In a child of its own (a clean heap to measure): a burst of 100,000 immediates, every one
+    // cleared at once. None is pending, so no immediate runs; the next iteration must still
+    // drop them, and the burst-sized queue. Held, they are ~9 MB.
+    const r = await runScript(`
+      const { setFlagsFromString } = require('node:v8');
+      setFlagsFromString('--expose-gc');
+      const gc = require('node:vm').runInNewContext('gc');
+      const loop = new pkg.Loop();
+      const noop = () => {};
+      gc();
+      const base = process.memoryUsage().heapUsed;
+      loop.setTimeout(() => {
+        for (let i = 0; i < 100000; i++) loop.clearImmediate(loop.setImmediate(noop));
+        loop.setTimeout(noop, 5); // so that there is a next iteration
+      }, 1);
+      loop.run().then(() => {
+        gc();
+        console.log(process.memoryUsage().heapUsed - base);
+      });
+    `);
+    expect(r.code).toBe(0);
+    expect(Number(r.stdout.trim())).toBeLessThan(512 * 1024);
   });
 });
