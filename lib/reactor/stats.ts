@@ -61,7 +61,10 @@ export interface LoopStatsSnapshot {
     timer: number;
     /** It did not sleep at all: timeout 0 (immediates pending, a timer already due, stopping). */
     immediate: number;
-    /** It slept and woke with nothing to do: a signal, or a timeout rounded short. */
+    /**
+     * It slept and woke with nothing to do: usually the alarm spinUs before a timer (the loop
+     * then polls until it is due), else a signal, or a timeout rounded short.
+     */
     none: number;
   };
   /** Events delivered to watchers (and dropped as stale). */
