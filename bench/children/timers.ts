@@ -137,15 +137,15 @@ let startedNs = now();
 const gcSeen = { count: 0, ms: 0 };
 let gcObserver: PerformanceObserver | null = null;
 
-function countGc(list: { getEntries(): { duration: number }[] } | { duration: number }[]): void {
-  for (const e of Array.isArray(list) ? list : list.getEntries()) {
+function countGc(entries: readonly { duration: number }[]): void {
+  for (const e of entries) {
     gcSeen.count++;
     gcSeen.ms += e.duration;
   }
 }
 
 function watchGc(): void {
-  gcObserver = new PerformanceObserver(countGc);
+  gcObserver = new PerformanceObserver((list) => countGc(list.getEntries()));
   gcObserver.observe({ entryTypes: ['gc'] });
 }
 
