@@ -14,42 +14,48 @@ describe('loop.trace', () => {
   it('records each sleep’s timeout, the timer that chose it, the events and the callbacks', async () => {
     loop.trace.start();
     const [r, w] = sys.pipe2(sys.O_NONBLOCK);
-    const watcher = loop.watch(r, sys.EPOLLIN, () => {
-      sys.read(r, Buffer.alloc(16));
-      watcher.close();
-    });
-    const t10 = loop.setTimeout(() => sys.write(w, Buffer.from('x')), 10);
-    loop.setTimeout(() => {}, 30);
-    await loop.run();
-    loop.trace.stop();
-    const its = loop.trace.records();
-    // the first sleep was chosen by the 10 ms timer
-    const first = its.find((i) => i.reason === 'timer')!;
-    expect(first.timerSeq).toBe(t10.seq);
-    expect(first.timerDelay).toBe(10);
-    expect(first.timeout).toBeGreaterThan(9);
-    expect(first.timeout).toBeLessThanOrEqual(10);
-    expect(first.slept).toBeGreaterThanOrEqual(first.timeout - 0.001);
-    // the timer fired (lateness ≥ 0), then the pipe's event reached the watcher
-    const timerCb = its.flatMap((i) => i.callbacks).find((c) => c.kind === 'timer')!;
-    expect(timerCb.detail).toBeGreaterThanOrEqual(0);
-    const ioIt = its.find((i) => i.events.length > 0)!;
-    expect(ioIt.events).toEqual([r, sys.EPOLLIN]);
-    expect(ioIt.callbacks[0]).toMatchObject({ kind: 'io', id: r, detail: sys.EPOLLIN });
-    // the last sleep waited for the 30 ms timer
-    expect(its.at(-1)!.callbacks.some((c) => c.kind === 'timer')).toBe(true);
-    const text = loop.trace.toText();
-    expect(text).toMatch(new RegExp(`timeout \\d+\\.\\d+ ms \\[timer #${t10.seq} \\(10 ms\\) is next\\]`));
-    expect(text).toMatch(new RegExp(`fd ${r} IN`));
-    const chrome = loop.trace.toChromeTrace();
-    expect(chrome.traceEvents.length).toBeGreaterThan(its.length);
-    for (const e of chrome.traceEvents as { ph: string; ts: number; dur: number; name: string }[]) {
-      expect(e.ph).toBe('X');
-      expect(Number.isFinite(e.ts) && e.dur >= 1).toBe(true);
+    try {
+      const watcher = loop.watch(r, sys.EPOLLIN, () => {
+        sys.read(r, Buffer.alloc(16));
+        watcher.close();
+      });
+      // Delays long enough that a stalled machine (a sanitizer build on a busy CI box) still
+      // reaches the first sleep before the first timer is due.
+      const t100 = loop.setTimeout(() => sys.write(w, Buffer.from('x')), 100);
+      loop.setTimeout(() => {}, 150);
+      await loop.run();
+      loop.trace.stop();
+      const its = loop.trace.records();
+      // the first sleep was chosen by the 100 ms timer: its timeout is what was left of it then,
+      // less the default spinUs (50 µs), polled for rather than slept
+      const first = its.find((i) => i.reason === 'timer')!;
+      expect(first.timerSeq).toBe(t100.seq);
+      expect(first.timerDelay).toBe(100);
+      expect(first.timeout).toBeLessThanOrEqual(100);
+      expect(first.timeout).toBeCloseTo(t100.deadline - first.start - 0.05, 3);
+      expect(first.slept).toBeGreaterThanOrEqual(first.timeout - 0.001);
+      // the timer fired (lateness ≥ 0), then the pipe's event reached the watcher
+      const timerCb = its.flatMap((i) => i.callbacks).find((c) => c.kind === 'timer')!;
+      expect(timerCb.detail).toBeGreaterThanOrEqual(0);
+      const ioIt = its.find((i) => i.events.length > 0)!;
+      expect(ioIt.events).toEqual([r, sys.EPOLLIN]);
+      expect(ioIt.callbacks[0]).toMatchObject({ kind: 'io', id: r, detail: sys.EPOLLIN });
+      // the last sleep waited for the 150 ms timer
+      expect(its.at(-1)!.callbacks.some((c) => c.kind === 'timer')).toBe(true);
+      const text = loop.trace.toText();
+      expect(text).toMatch(new RegExp(`timeout \\d+\\.\\d+ ms \\[timer #${t100.seq} \\(100 ms\\) is next\\]`));
+      expect(text).toMatch(new RegExp(`fd ${r} IN`));
+      const chrome = loop.trace.toChromeTrace();
+      expect(chrome.traceEvents.length).toBeGreaterThan(its.length);
+      for (const e of chrome.traceEvents as { ph: string; ts: number; dur: number; name: string }[]) {
+        expect(e.ph).toBe('X');
+        expect(Number.isFinite(e.ts) && e.dur >= 1).toBe(true);
+      }
+      JSON.parse(JSON.stringify(chrome));
+    } finally {
+      sys.close(r);
+      sys.close(w);
     }
-    JSON.parse(JSON.stringify(chrome));
-    sys.close(r);
-    sys.close(w);
   });
 
   it('keeps only the last `limit` iterations, records nothing when stopped, and says −1 with no timers', () => {
