@@ -259,7 +259,6 @@ loop
   }, 1000)
   .unref();
 
-/** A closing client that never reads its 408 must not hold the connection: 1 s, then reset. */
 /**
  * Answer with an error status and close: stop reading (whatever else the client sends is not
  * our problem), send the answer, FIN; a client that does not close its side within a second
