@@ -81,8 +81,8 @@ describe('the course, quick mode', () => {
     expect(r.nextReadUs).toBeLessThan(100);
     expect(r.busy.reads).toBeGreaterThan(1000);
     // A busy poll uses all the CPU it is given. On a shared machine it is not always given a
-    // core: time spent queued for one (schedstat) is not the lesson's to spend.
-    expect(r.busy.cpuShare).toBeGreaterThan(0.25);
+    // core: time spent queued for one (schedstat) is not the lesson's to spend, so its share of
+    // the wall clock is not asserted (a loaded CI box gave it 15%), only of the time it ran.
     expect(r.busy.cpuMs / Math.max(r.busy.wallMs - r.busy.queuedMs, 1)).toBeGreaterThan(0.5);
     expect(r.blocking.cpuShare).toBeLessThan(0.2);
     expect(r.poll.cpuShare).toBeLessThan(0.2);
