@@ -92,7 +92,7 @@ describe('loop.stats()', () => {
       sys.read(r, Buffer.alloc(16));
     });
     loop.setTimeout(() => sys.write(w, Buffer.from('abc')), 5);
-    loop.setTimeout(() => watcher.close(), 20);
+    loop.setTimeout(() => watcher.close(), 100);
     for (let i = 0; i < 5; i++) loop.setTimeout(() => {}, 1 + i);
     loop.stats({ reset: true });
     await loop.run();
@@ -107,7 +107,7 @@ describe('loop.stats()', () => {
     expect(s.timers.lateness.p50).toBeGreaterThanOrEqual(0);
     expect(s.timers.lateness.p99).toBeGreaterThanOrEqual(s.timers.lateness.p50);
     expect(s.timers.lateness.max).toBeGreaterThanOrEqual(s.timers.lateness.p99 - 1e-9);
-    expect(s.time.asleep).toBeGreaterThan(10); // it slept most of the ~20 ms
+    expect(s.time.asleep).toBeGreaterThan(40); // it slept most of the ~100 ms (a margin for a stalled machine)
     expect(s.time.asleepShare).toBeGreaterThan(0.3);
     expect(s.alive).toEqual({ watchers: 0, timers: 0, immediates: 0, refs: 0 });
     sys.close(r);
