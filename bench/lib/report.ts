@@ -465,6 +465,11 @@ function timersSection(t: TimersResult, charts: string[]): string {
 
 // ── 4. Idle ─────────────────────────────────────────────────────────────────────────────────
 
+/** "1,107 B (1,015 B–1,135 B) (heap 516 B)": RSS per connection, with the JS heap's part. */
+function perConn(rss: Summary | null, heap: Summary | null): string {
+  return `${fmtSummary(rss, 0, ' B')}${heap ? ` (heap ${fmtNum(heap.median, 0)} B)` : ''}`;
+}
+
 function idleSection(d: IdleResult): string {
   let md = `## 4. Idle: ${fmtNum(d.connections, 0)} idle connections + one 1 s interval timer, ${d.windowS} s window\n\n`;
   md += unavailableNote(d.servers);
@@ -472,11 +477,11 @@ function idleSection(d: IdleResult): string {
   for (const s of d.servers) {
     const runs = d.runs.filter((r) => r.impl === s.id && r.ok);
     if (!s.available) {
-      rows.push([s.label, 'not available yet', '', '', '', '', '', '', '', '']);
+      rows.push([s.label, 'not available yet', '', '', '', '', '', '', '', '', '']);
       continue;
     }
     if (runs.length === 0) {
-      rows.push([s.label, `failed: ${(d.runs.find((r) => r.impl === s.id)?.error ?? '').slice(0, 160)}`, '', '', '', '', '', '', '', '']);
+      rows.push([s.label, `failed: ${(d.runs.find((r) => r.impl === s.id)?.error ?? '').slice(0, 160)}`, '', '', '', '', '', '', '', '', '']);
       continue;
     }
     const sm = (f: (r: IdleRun) => number | null | undefined) => summarize(runs.map(f).filter((x): x is number => typeof x === 'number'));
@@ -492,12 +497,25 @@ function idleSection(d: IdleResult): string {
       calls[0] ?? (runs[0]?.straceNote ?? '–'),
       fmtSummary(sm((r) => r.ctxSwitchesPerS), 1),
       fmtSummary(sm((r) => r.iterationsPerS), 1),
-      `${fmtBytes(sm((r) => r.rssBeforeBytes)?.median ?? Number.NaN)} → ${fmtBytes(sm((r) => r.rssAfterBytes)?.median ?? Number.NaN)}`,
-      `${fmtSummary(sm((r) => r.rssPerConnBytes), 0, ' B')}${sm((r) => r.heapPerConnBytes) ? ` (heap ${fmtNum(sm((r) => r.heapPerConnBytes)!.median, 0)} B)` : ''}`,
+      `${fmtBytes(sm((r) => r.rssBeforeBytes)?.median ?? Number.NaN)} → ${fmtBytes(sm((r) => r.rssAfterBytes)?.median ?? Number.NaN)} → ${fmtBytes(sm((r) => r.rssIdleBytes)?.median ?? Number.NaN)}`,
+      perConn(sm((r) => r.rssPerConnBytes), sm((r) => r.heapPerConnBytes)),
+      perConn(sm((r) => r.rssIdlePerConnBytes), sm((r) => r.heapIdlePerConnBytes)),
     ]);
   }
   md += table(
-    ['server', 'held', 'connect time (paced, 20k/s)', 'server CPU', 'epoll waits / s (strace)', 'epoll calls traced (1st round)', 'main-thread sleeps / s', 'loop iterations / s', 'RSS before → after', 'RSS per connection'],
+    [
+      'server',
+      'held',
+      'connect time (paced, 20k/s)',
+      'server CPU',
+      'epoll waits / s (strace)',
+      'epoll calls traced (1st round)',
+      'main-thread sleeps / s',
+      'loop iterations / s',
+      'RSS before → accepted → window end',
+      'RSS per connection, just accepted',
+      'RSS per connection, window end',
+    ],
     rows,
   );
   md += '\n\n';

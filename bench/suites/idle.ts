@@ -6,7 +6,9 @@
  * - wake-ups: epoll_wait/epoll_pwait/epoll_pwait2 calls counted by `strace -f -c` attached for the
  *   window, voluntary context switches of the main thread (each one is a sleep that ended), and
  *   for ours the loop's own iteration count from --report;
- * - memory: RSS before the connections vs after, per connection.
+ * - memory: RSS before the connections vs after, per connection — right after they were accepted,
+ *   and again at the end of the window, when V8's memory reducer has usually returned what the
+ *   burst of accepts made the heap grow by (its young generation, mostly).
  */
 import * as path from 'node:path';
 import type { Ctx } from '../lib/context';
@@ -40,6 +42,10 @@ export interface IdleRun {
   rssAfterBytes?: number;
   rssPerConnBytes?: number;
   heapPerConnBytes?: number | null;
+  /** RSS at the end of the (untraced) window, and per connection from it. */
+  rssIdleBytes?: number;
+  rssIdlePerConnBytes?: number;
+  heapIdlePerConnBytes?: number | null;
 }
 
 export interface IdleResult {
@@ -137,6 +143,7 @@ async function measureOne(ctx: Ctx, def: ServerDef, round: number): Promise<Idle
     const sw1 = procStatus(pid);
     const reports1 = reportLines(server.proc);
     const it1 = num(reports1[reports1.length - 1]?.iterations);
+    const heap2 = num(reports1[reports1.length - 1]?.heapUsedBytes);
     // Window 2, traced: strace stops the server at every syscall (which would inflate its CPU
     // time and context switches), so the epoll waits are counted in a window of their own.
     run.epollCalls = null;
@@ -180,6 +187,9 @@ async function measureOne(ctx: Ctx, def: ServerDef, round: number): Promise<Idle
     run.rssAfterBytes = rss1.rssBytes;
     run.rssPerConnBytes = (rss1.rssBytes - rss0.rssBytes) / Math.max(1, run.held);
     run.heapPerConnBytes = heap0 !== null && heap1 !== null ? (heap1 - heap0) / Math.max(1, run.held) : null;
+    run.rssIdleBytes = sw1.rssBytes;
+    run.rssIdlePerConnBytes = (sw1.rssBytes - rss0.rssBytes) / Math.max(1, run.held);
+    run.heapIdlePerConnBytes = heap0 !== null && heap2 !== null ? (heap2 - heap0) / Math.max(1, run.held) : null;
     if (!client.running) throw new Error(`echo-client --hold exited early (${client.exitInfo ? describeExit(client.exitInfo) : '?'})${client.describeOutput()}`);
     run.ok = true;
   } finally {
