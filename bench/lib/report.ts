@@ -465,7 +465,7 @@ function timersSection(t: TimersResult, charts: string[]): string {
 
 // ── 4. Idle ─────────────────────────────────────────────────────────────────────────────────
 
-/** "1,107 B (1,015 B–1,135 B) (heap 516 B)": RSS per connection, with the JS heap's part. */
+/** "978 B (941–1,072) (heap 560 B)": RSS per connection, with the JS heap's part. */
 function perConn(rss: Summary | null, heap: Summary | null): string {
   return `${fmtSummary(rss, 0, ' B')}${heap ? ` (heap ${fmtNum(heap.median, 0)} B)` : ''}`;
 }
