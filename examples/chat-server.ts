@@ -67,7 +67,7 @@ server.on('error', (e) => {
   console.error(`chat-server: ${e.message}`);
   process.exit(1);
 });
-server.listen(args.port, args.host, () => announce(server.address()));
+server.listen({ port: args.port, host: args.host, backlog: args.backlog }, () => announce(server.address()));
 if (args.stats) {
   loop
     .setInterval(() => {

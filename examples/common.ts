@@ -8,6 +8,8 @@ import { type Loop, loop } from '../lib/index';
 export interface ExampleArgs {
   port: number;
   host: string;
+  /** The listen backlog (`--backlog`, default 511 as Node's). */
+  backlog: number;
   driver: 'standalone' | 'node';
   stats: boolean;
   report: boolean;
@@ -15,7 +17,8 @@ export interface ExampleArgs {
 }
 
 /**
- * Parses `--port N --host H --driver standalone|node --stats --report --exit-after MS` plus `extra` options.
+ * Parses `--port N --host H --backlog N --driver standalone|node --stats --report --exit-after MS`
+ * plus `extra` options. `--backlog`: the listen backlog (default 511, Node's default).
  * `--driver standalone` (the default): `loop.run()`, this thread sleeps in epoll_wait (fastest;
  * Node's own loop is stalled). `--driver node`: `loop.attach()`, inside Node's loop.
  */
@@ -23,26 +26,36 @@ export function exampleArgs(
   defaults: { port: number },
   extra: Record<string, { type: 'string' | 'boolean'; default?: string | boolean }> = {},
 ): ExampleArgs {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string', default: String(defaults.port) },
-      host: { type: 'string', default: '127.0.0.1' },
-      driver: { type: 'string', default: 'standalone' },
-      stats: { type: 'boolean', default: false },
-      report: { type: 'boolean', default: false },
-      'exit-after': { type: 'string' },
-      help: { type: 'boolean', default: false },
-      ...extra,
-    },
-  });
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      options: {
+        port: { type: 'string', default: String(defaults.port) },
+        host: { type: 'string', default: '127.0.0.1' },
+        backlog: { type: 'string', default: '511' },
+        driver: { type: 'string', default: 'standalone' },
+        stats: { type: 'boolean', default: false },
+        report: { type: 'boolean', default: false },
+        'exit-after': { type: 'string' },
+        help: { type: 'boolean', default: false },
+        ...extra,
+      },
+    });
+  } catch (e) {
+    fail((e as Error).message); // an unknown flag, a missing value: a message and exit code 2, not a stack
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>; // no option is `multiple`
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0..65535, got ${values.port}`);
+  const backlog = Number(values.backlog);
+  if (!Number.isInteger(backlog) || backlog < 0) fail(`--backlog must be a non-negative integer, got ${values.backlog}`);
   if (values.driver !== 'standalone' && values.driver !== 'node') fail(`--driver must be standalone or node, got ${values.driver}`);
   // --exit-after MS: leave through process.exit after MS milliseconds (profiles get written)
   if (values['exit-after'] !== undefined) loop.setTimeout(() => process.exit(0), Number(values['exit-after'])).unref();
   return {
     port,
     host: values.host as string,
+    backlog,
     driver: values.driver as 'standalone' | 'node',
     stats: values.stats === true,
     report: values.report === true,

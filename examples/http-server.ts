@@ -277,6 +277,6 @@ server.on('error', (e) => {
   console.error(`http-server: ${e.message}`);
   process.exit(1);
 });
-server.listen(args.port, args.host, () => announce(server.address()));
+server.listen({ port: args.port, host: args.host, backlog: args.backlog }, () => announce(server.address()));
 startReporting(args);
 void drive(args.driver);

@@ -1,6 +1,6 @@
 // The examples, each run as a user would (`node dist/examples/<name>.js --port N`), checked
 // from the outside with real clients.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as nodeNet from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -127,6 +127,27 @@ describe('echo-server and echo-client', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/echo: hello 1\necho: hello 2\necho: hello 3\nclosed after 3 round trips/);
     expect(out).toMatch(/read 24 B, wrote 24 B/);
+  });
+});
+
+describe('example flags', () => {
+  const hasSs = spawnSync('ss', ['-V']).status === 0;
+  it.skipIf(!hasSs)('--backlog sets the listen backlog (ss shows it as the listener’s Send-Q)', async () => {
+    const { port } = await start('echo-server', ['--backlog', '7']);
+    const ss = spawnSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+    // "LISTEN 0 7 127.0.0.1:PORT 0.0.0.0:*": state, Recv-Q (queued now), Send-Q (the backlog)
+    expect(ss.stdout.trim().split(/\s+/).slice(0, 3)).toEqual(['LISTEN', '0', '7']);
+  });
+
+  it('a bad flag is refused with exit code 2 and a message naming it, not a stack trace', () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, [join(packageDir, 'dist/examples/echo-server.js'), '--port', '0', ...args], { encoding: 'utf8' });
+    const bad = run('--backlog=-1');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe('--backlog must be a non-negative integer, got -1');
+    const unknown = run('--bogus');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--bogus'");
+    expect(unknown.stderr).not.toContain('    at ');
   });
 });
 

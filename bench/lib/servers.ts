@@ -46,6 +46,8 @@ function oursDef(ctx: Ctx, id: string, label: string, file: string, driver: stri
       '--port',
       String(port),
       ...(http ? ['--host', '127.0.0.1'] : []),
+      // The same backlog as the Node comparison servers and the C ones (the examples' default is Node's 511).
+      ...['--backlog', '4096'],
       '--driver',
       driver,
       ...(report ? ['--report'] : []),
