@@ -437,8 +437,9 @@ export class Loop extends EventEmitter {
   }
 
   /**
-   * The deadline to poll towards when the only thing to wait for is a timer due within spinUs
-   * (see LoopOptions.spinUs), else −1.
+   * The next timer's deadline, to poll towards, when a timer is all there is to wait for and
+   * spinUs > 0; else −1. Callers poll only when timeoutAt() says not to sleep (the timer is due
+   * within spinUs + MIN_SLEEP_MS; the attached driver, within spinUs).
    */
   private spinDeadline(now: number): number {
     if (this.spinMs === 0 || this.workPending()) return -1;
