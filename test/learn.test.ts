@@ -147,8 +147,12 @@ describe('the course, quick mode', () => {
     // hang-up: every connection's end came in, many per wake-up
     expect(phase('hang-up').events).toBeGreaterThanOrEqual(r.connections);
     expect(phase('hang-up').iterations).toBeLessThan(r.connections / 10);
-    // the whole run: far fewer waits than connections
-    expect(r.total.iterations).toBeLessThan(r.connections / 2);
+    // connect: at most one wake-up per connection — how many fewer depends on how fast the
+    // client's connects arrive against how fast the server accepts (a loaded CI run: 535 of 1,000
+    // in the whole run, ~470 of them here; usually ~100)
+    expect(phase('connect').iterations).toBeLessThanOrEqual(r.connections);
+    // the rest of the run, paced by the server: far fewer waits than connections
+    expect(r.total.iterations - phase('connect').iterations).toBeLessThan(r.connections / 2);
     expect(r.mainThreadCpuMs).toBeGreaterThanOrEqual(r.otherThreadsCpuMs);
     expect(gone(r.childPid)).toBe(true);
   });
