@@ -6,23 +6,35 @@
  * - `net`: TCP and Unix stream sockets (lib/net)
  * @module
  */
+import * as errors from './errors';
 import * as net from './net/index';
+import * as reactor from './reactor/index';
 import * as sys from './sys/index';
 
-export { LoopError } from './errors';
-export {
-  Immediate,
-  Loop,
-  type LoopOptions,
-  type LoopStatsSnapshot,
-  loop,
-  TIMEOUT_MAX,
-  type TimeoutReason,
-  Timer,
-  type TracedCallback,
-  type TracedIteration,
-  Tracer,
-  type WatchCallback,
-  Watcher,
+// The values are copied into constants rather than re-exported (`export { loop } from …`):
+// TypeScript compiles a re-export to a getter, and redefining the exports object's placeholder
+// as a getter turns the whole object into a hash table, so every `loop.now()` in a server's hot
+// path would cost a dictionary lookup and a getter call. Constants keep it a fast object.
+export const LoopError: typeof errors.LoopError = errors.LoopError;
+export type LoopError = errors.LoopError;
+export const Loop: typeof reactor.Loop = reactor.Loop;
+export type Loop = reactor.Loop;
+export const loop: reactor.Loop = reactor.loop;
+export const Immediate: typeof reactor.Immediate = reactor.Immediate;
+export type Immediate = reactor.Immediate;
+export const Timer: typeof reactor.Timer = reactor.Timer;
+export type Timer = reactor.Timer;
+export const Tracer: typeof reactor.Tracer = reactor.Tracer;
+export type Tracer = reactor.Tracer;
+export const Watcher: typeof reactor.Watcher = reactor.Watcher;
+export type Watcher = reactor.Watcher;
+export const TIMEOUT_MAX: number = reactor.TIMEOUT_MAX;
+export type {
+  LoopOptions,
+  LoopStatsSnapshot,
+  TimeoutReason,
+  TracedCallback,
+  TracedIteration,
+  WatchCallback,
 } from './reactor/index';
 export { net, sys };

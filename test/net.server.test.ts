@@ -312,4 +312,21 @@ describe('a script written as for Node', () => {
     );
     expect(out.stdout.trim()).toBe(`function function ${sys.EPOLLIN}`);
   });
+
+  it("exports its values as plain properties of a fast object (no getter per use of `loop`)", async () => {
+    const { spawnSync } = await import('node:child_process');
+    const out = spawnSync(
+      process.execPath,
+      [
+        '--allow-natives-syntax',
+        '-e',
+        `const m = require(${JSON.stringify(`${packageDir}dist/lib/index.js`)});
+         const getters = Object.entries(Object.getOwnPropertyDescriptors(m)).filter(([, d]) => d.get).map(([k]) => k);
+         console.log(%HasFastProperties(m), getters.join(',') || 'none');`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(out.stderr).toBe('');
+    expect(out.stdout.trim()).toBe('true none');
+  });
 });

@@ -30,7 +30,9 @@ import { TimerHeap } from './timer-heap';
 import { type TimeoutReason, Tracer } from './trace';
 import { type WatchCallback, Watcher } from './watcher';
 
-const { epoll_ctl, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL } = sys;
+// The natives an iteration calls, bound once: `sys` has too many exports to be a fast object,
+// so `sys.epoll_wait(…)` would be a dictionary lookup on every call.
+const { epoll_ctl, epoll_wait, epoll_pwait2, epoll_spin, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL } = sys;
 /** Events after which a stream has something to read: data, EOF, or an error to collect. */
 const READABLE = sys.EPOLLIN | sys.EPOLLRDHUP | sys.EPOLLHUP | sys.EPOLLERR;
 
@@ -529,9 +531,9 @@ export class Loop extends EventEmitter {
 
   private poll(timeout: number): number {
     if (this.usePwait2) {
-      return sys.epoll_pwait2(this.epfd, this.events, timeout < 0 ? -1 : Math.round(timeout * 1e6));
+      return epoll_pwait2(this.epfd, this.events, timeout < 0 ? -1 : Math.round(timeout * 1e6));
     }
-    return sys.epoll_wait(this.epfd, this.events, timeout < 0 ? -1 : Math.ceil(timeout));
+    return epoll_wait(this.epfd, this.events, timeout < 0 ? -1 : Math.ceil(timeout));
   }
 
   private dispatch(n: number): void {
@@ -838,7 +840,7 @@ export class Loop extends EventEmitter {
    * than the spin saved.
    */
   private spinTurn(until: number): boolean {
-    const n = sys.epoll_spin(this.epfd, this.events, Math.ceil(until * 1e6));
+    const n = epoll_spin(this.epfd, this.events, Math.ceil(until * 1e6));
     return this._turn(0, monotonicMs(), n);
   }
 

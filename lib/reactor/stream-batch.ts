@@ -19,6 +19,9 @@
  */
 import * as sys from '../sys/index';
 
+// Bound once: `sys` has too many exports to be a fast object (a dictionary lookup per call).
+const { read_many, send_many } = sys;
+
 /** What a stream (net.Socket) gives the batch. */
 export interface StreamOwner {
   fd: number;
@@ -159,7 +162,7 @@ export class StreamBatch {
     const share = Math.min(MAX_SHARE, Math.max(MIN_SHARE, Math.floor((SLAB_SIZE - this.slabUsed) / count)));
     const ranges = this.readRanges;
     for (let i = 0; i < count; i++) ranges[2 * i + 1] = share;
-    this.slabUsed = sys.read_many(this.readFds, count, this.slab, ranges, this.slabUsed);
+    this.slabUsed = read_many(this.readFds, count, this.slab, ranges, this.slabUsed);
   }
 
   /** Pass 2: hands `owner` its read result (if it had one this batch). */
@@ -226,7 +229,7 @@ export class StreamBatch {
     // A writer destroyed during the iteration has fd −1: send nothing for it.
     let live = 0;
     for (let i = 0; i < count; i++) if (this.sendFds[i]! >= 0) live++;
-    if (live === count) sys.send_many(this.sendFds, count, out, this.sendRanges);
+    if (live === count) send_many(this.sendFds, count, out, this.sendRanges);
     else sendSkippingClosed(this.sendFds, count, out, this.sendRanges);
     // Each writer learns how much went out. The common case — everything went, no callbacks to
     // call — is settled in one step; otherwise its writes are settled one by one, in order.
@@ -271,6 +274,6 @@ function sendSkippingClosed(fds: Int32Array, count: number, out: Buffer, ranges:
       continue;
     }
     const one = ranges.subarray(2 * i, 2 * i + 2);
-    sys.send_many(fds.subarray(i, i + 1), 1, out, one);
+    send_many(fds.subarray(i, i + 1), 1, out, one);
   }
 }
