@@ -537,9 +537,7 @@ export class Loop extends EventEmitter {
   }
 
   private poll(timeout: number): number {
-    // A look (timeout 0) needs no nanoseconds: epoll_wait skips epoll_pwait2's timespec copy
-    // (~20 ns of a busy iteration, docs/benchmarks.md section 5).
-    if (this.usePwait2 && timeout !== 0) {
+    if (this.usePwait2) {
       return epoll_pwait2(this.epfd, this.events, timeout < 0 ? -1 : Math.round(timeout * 1e6));
     }
     return epoll_wait(this.epfd, this.events, timeout < 0 ? -1 : Math.ceil(timeout));
