@@ -1,7 +1,7 @@
 /**
  * The benchmark runner: `npm run bench [-- options]` (= build:ts, then node dist/bench/run.js).
  *
- *   --quick              short runs, whole thing under 2 minutes (default: full, ~15 minutes)
+ *   --quick              short runs, whole thing under 2 minutes (default: full, ~19 minutes)
  *   --only a,b           suites to run: http, echo, timers, idle, boundary (default: all)
  *   --rounds N           rounds per measurement (interleaved A B C A B C …; default 3)
  *   --duration S         measured seconds per HTTP and echo run (wrk rounds up to whole seconds)
@@ -113,7 +113,7 @@ function settingsFor(cli: Cli): Settings {
         echoSize: 64,
         timerCount: 100_000,
         sparseTimerCount: 2000,
-        timerRounds: rounds,
+        timerRounds: cli.rounds ?? 2,
         idleConnections: 10_000,
         idleWindow: 3,
         idleRounds: cli.rounds ?? 1,

@@ -37,13 +37,15 @@ export interface TimersResult {
 }
 
 function variants(ctx: Ctx): TimersResult['variants'] {
+  // --quick keeps the budget of two minutes with fewer passes (and samples) per run.
+  const quick = ctx.settings.mode === 'quick';
   return [
     // The lead (added to every delay) lets the scheduling loop finish before the first is due.
     { id: 'dense', count: ctx.settings.timerCount, minMs: 1, maxMs: 100, leadMs: 200, passes: 1, record: 1 },
-    { id: 'sparse', count: ctx.settings.sparseTimerCount, minMs: 1, maxMs: 100, leadMs: 20, passes: 10, record: 5 },
+    { id: 'sparse', count: ctx.settings.sparseTimerCount, minMs: 1, maxMs: 100, leadMs: 20, passes: quick ? 7 : 10, record: quick ? 3 : 5 },
     // A tenth as many: every timer follows a sleep (gaps ~0.5 ms), so each one's lateness is
     // mostly the machine's wake-up latency.
-    { id: 'idle', count: ctx.settings.sparseTimerCount / 10, minMs: 1, maxMs: 100, leadMs: 20, passes: 15, record: 10 },
+    { id: 'idle', count: ctx.settings.sparseTimerCount / 10, minMs: 1, maxMs: 100, leadMs: 20, passes: quick ? 11 : 15, record: quick ? 5 : 10 },
   ];
 }
 
