@@ -3,7 +3,7 @@
 #
 #   bench/c/build.sh [OUTDIR]     (default: bench/c/bin)
 #
-# Each program is one file, compiled with "$CC -O2 -Wall -Wextra" (CC defaults
+# Each program is one file, compiled with "$CC -O2 -Wall -Wextra -pthread" (CC defaults
 # to cc). A binary is only rebuilt when its source is newer. Exits non-zero if
 # a compile fails.
 set -eu
@@ -17,7 +17,7 @@ for name in http-server echo-server echo-client timers; do
     src="$src_dir/$name.c"
     bin="$out_dir/$name"
     if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
-        echo "build.sh: $cc -O2 -Wall -Wextra -o $bin $name.c"
-        "$cc" -O2 -Wall -Wextra -o "$bin" "$src"
+        echo "build.sh: $cc -O2 -Wall -Wextra -pthread -o $bin $name.c"
+        "$cc" -O2 -Wall -Wextra -pthread -o "$bin" "$src"
     fi
 done

@@ -7,7 +7,16 @@
  * write(). It answers every request with the same fixed 200 response, so it
  * writes exactly the bytes the other servers in the comparison write.
  *
- *   usage: http-server --port N [--host 127.0.0.1]
+ *   usage: http-server --port N [--host 127.0.0.1] [--idle-thread]
+ *
+ * --idle-thread starts one more thread that never does anything. The server is
+ * exactly the same; only the process is multi-threaded, as every Node process
+ * is (V8's platform workers). That alone makes each fd syscall dearer: with the
+ * fd table shared by several threads, the kernel takes and drops a reference on
+ * the file (two atomic operations) in every read() and write(), where a
+ * single-threaded process skips them (fdget/fput in a perf profile). The
+ * benchmark runs both, to show that part of any Node server's cost apart from
+ * the rest.
  *
  * Prints "listening on HOST:PORT" once the socket is listening (--port 0 picks
  * a free port and prints it). Exits with status 0 on SIGINT or SIGTERM.
@@ -21,6 +30,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -420,9 +430,21 @@ static void raise_fd_limit(void)
     }
 }
 
+/* The --idle-thread thread: blocks every signal (they stay the main thread's)
+ * and sleeps until the process exits. */
+static void *idle_thread(void *arg)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;)
+        pause();
+    return arg;
+}
+
 static void usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s --port N [--host 127.0.0.1]\n", prog);
+    fprintf(stderr, "usage: %s --port N [--host 127.0.0.1] [--idle-thread]\n", prog);
     exit(2);
 }
 
@@ -430,6 +452,7 @@ int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1";
     long port = -1;
+    int with_idle_thread = 0;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
@@ -439,6 +462,8 @@ int main(int argc, char **argv)
                 usage(argv[0]);
         } else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
             host = argv[++i];
+        } else if (strcmp(argv[i], "--idle-thread") == 0) {
+            with_idle_thread = 1;
         } else {
             usage(argv[0]);
         }
@@ -496,6 +521,16 @@ int main(int argc, char **argv)
         return 1;
     }
     spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+    if (with_idle_thread) {
+        pthread_t t;
+        int err = pthread_create(&t, NULL, idle_thread, NULL);
+        if (err != 0) {
+            fprintf(stderr, "http-server: pthread_create: %s\n", strerror(err));
+            return 1;
+        }
+        pthread_detach(t);
+    }
 
     printf("listening on %s:%d\n", host, ntohs(addr.sin_port));
     fflush(stdout);

@@ -131,7 +131,7 @@ function httpSection(h: HttpResult, charts: string[]): string {
   md += ourRatios(
     h.servers,
     h.connections,
-    ['c', 'node-net', 'node-http'],
+    ['c', 'c-mt', 'node-net', 'node-http'],
     (id, conns, f) => perRound(h.runs, id, conns, R, f as (r: HttpRun) => number | undefined),
     'reqPerCpuS',
     'rps',

@@ -67,13 +67,13 @@ function benchNode(ctx: Ctx, id: string, label: string, file: string): ServerDef
   };
 }
 
-function cDef(ctx: Ctx, id: string, label: string, bin: string): ServerDef {
+function cDef(ctx: Ctx, id: string, label: string, bin: string, extraArgs: string[] = []): ServerDef {
   const exe = path.join(ctx.cbin, bin);
   return {
     id,
     label,
     kind: 'c',
-    argv: (port) => [exe, '--port', String(port), '--host', '127.0.0.1'],
+    argv: (port) => [exe, '--port', String(port), '--host', '127.0.0.1', ...extraArgs],
     unavailable: () => (exists(exe) ? null : `${exe} missing (bench/c/build.sh failed?)`),
   };
 }
@@ -85,6 +85,9 @@ export function httpServers(ctx: Ctx): ServerDef[] {
     benchNode(ctx, 'node-http', 'Node http', 'node-http.js'),
     benchNode(ctx, 'node-net', 'Node net (minimal)', 'node-net-http.js'),
     cDef(ctx, 'c', 'C epoll', 'http-server'),
+    // The same C server in a multi-threaded process (one idle thread), as every Node process is:
+    // the kernel's extra cost per fd syscall for that, shown apart (see bench/c/http-server.c).
+    cDef(ctx, 'c-mt', 'C epoll + idle thread', 'http-server', ['--idle-thread']),
   ];
 }
 

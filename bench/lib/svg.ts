@@ -19,6 +19,7 @@ export const COLORS: Record<string, string> = {
   node: '#f08c2e',
   'node (effective delay)': '#f5c27a',
   c: '#2e9d4e',
+  'c-mt': '#8cc99b',
 };
 
 export function colorOf(id: string, i: number): string {
