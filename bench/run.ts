@@ -115,7 +115,7 @@ function settingsFor(cli: Cli): Settings {
         sparseTimerCount: 2000,
         timerRounds: cli.rounds ?? 2,
         idleConnections: 10_000,
-        idleWindow: 3,
+        idleWindow: 2,
         idleRounds: cli.rounds ?? 1,
         boundaryRounds: rounds,
         boundarySampleMs: 20,

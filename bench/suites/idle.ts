@@ -1,7 +1,7 @@
 /**
  * Suite 4 — idle: a server holding 10,000 idle connections (opened by `echo-client --hold` on
  * the load core) with one 1 s interval timer running (its --report line), measured over a window
- * (10 s; 3 s in --quick):
+ * (10 s; 2 s in --quick):
  * - CPU time of the server (from /proc, all threads);
  * - wake-ups: epoll_wait/epoll_pwait/epoll_pwait2 calls counted by `strace -f -c` attached for the
  *   window, voluntary context switches of the main thread (each one is a sleep that ended), and
