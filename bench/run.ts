@@ -1,7 +1,7 @@
 /**
  * The benchmark runner: `npm run bench [-- options]` (= build:ts, then node dist/bench/run.js).
  *
- *   --quick              short runs, whole thing under 2 minutes (default: full, ~19 minutes)
+ *   --quick              short runs, whole thing under 2 minutes (default: full, ~20 minutes)
  *   --only a,b           suites to run: http, echo, timers, idle, boundary (default: all)
  *   --rounds N           rounds per measurement (interleaved A B C A B C …; default 3)
  *   --duration S         measured seconds per HTTP and echo run (wrk rounds up to whole seconds)
