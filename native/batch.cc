@@ -41,14 +41,15 @@ struct Batch {
   int32_t* out;  // the caller's ranges array, where results are written back
 };
 
-// (fds: Int32Array, count, buffer: ArrayBufferView, ranges: Int32Array), checked before any
+// (fds: Int32Array, count, buffer: ArrayBufferView, ranges: Int32Array; each array may also be
+// given as its whole ArrayBuffer), checked before any
 // syscall: count within fds, two range slots per entry, fds >= 0, lengths >= 0.
 static Batch ArgBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  U32s fds = ArgTypedU32(info, 0, "fds", napi_int32_array, "an instance of Int32Array");
+  U32s fds = ArgTypedU32(info, 0, "fds", napi_int32_array, "an instance of Int32Array or ArrayBuffer");
   size_t count = static_cast<size_t>(ArgInt(info, 1, "count", 0, static_cast<int64_t>(fds.len)));
   Bytes buf = ArgBytes(info, 2, "buffer");
-  U32s ranges = ArgTypedU32(info, 3, "ranges", napi_int32_array, "an instance of Int32Array");
+  U32s ranges = ArgTypedU32(info, 3, "ranges", napi_int32_array, "an instance of Int32Array or ArrayBuffer");
   if (ranges.len < 2 * count) {
     ThrowArgRange(env, "ranges.length", "at least 2 * count", Napi::Number::New(env, static_cast<double>(ranges.len)));
   }

@@ -59,7 +59,8 @@ int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t i, const char* name, int
 // A string argument.
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name);
 
-// The bytes of any ArrayBufferView (Buffer, Uint8Array, any TypedArray, DataView).
+// The bytes of any ArrayBufferView (Buffer, Uint8Array, any TypedArray, DataView), or of a whole
+// ArrayBuffer (the cheapest to look up: what the loop passes).
 struct Bytes {
   uint8_t* data;
   size_t len;
@@ -70,7 +71,7 @@ Bytes ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name);
 // length to the rest of the view; both are checked against the view's bounds.
 Bytes ArgByteRange(const Napi::CallbackInfo& info, size_t i, const char* name);
 
-// A Uint32Array / Int32Array argument: its elements.
+// A Uint32Array / Int32Array argument (or a whole ArrayBuffer, read as 32-bit words): its elements.
 struct U32s {
   uint32_t* data;
   size_t len;

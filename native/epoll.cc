@@ -59,7 +59,7 @@ static Napi::Value EpollCtl(const Napi::CallbackInfo& info) {
 
 // The output array, and the scratch epoll_event array sized to match it.
 static size_t PrepareBatch(const Napi::CallbackInfo& info, U32s* out) {
-  *out = ArgTypedU32(info, 1, "events", napi_uint32_array, "an instance of Uint32Array");
+  *out = ArgTypedU32(info, 1, "events", napi_uint32_array, "an instance of Uint32Array or ArrayBuffer");
   if (out->len < 2 || out->len % 2 != 0) {
     ThrowArgRange(info.Env(), "events.length", "an even number >= 2", Napi::Number::New(info.Env(), out->len));
   }

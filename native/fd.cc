@@ -136,7 +136,7 @@ static Napi::Value Fcntl(const Napi::CallbackInfo& info) {
 // cost of poll (O(n) per call) with epoll_wait (O(ready)).
 static Napi::Value Poll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  U32s arr = ArgTypedU32(info, 0, "fds", napi_int32_array, "an instance of Int32Array");
+  U32s arr = ArgTypedU32(info, 0, "fds", napi_int32_array, "an instance of Int32Array or ArrayBuffer");
   if (arr.len % 3 != 0) ThrowArgRange(env, "fds.length", "a multiple of 3", Napi::Number::New(env, arr.len));
   int timeout = static_cast<int>(ArgInt(info, 1, "timeout", -1, INT_MAX));
   int32_t* t = reinterpret_cast<int32_t*>(arr.data);

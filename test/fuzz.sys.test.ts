@@ -130,6 +130,8 @@ const HOSTILE_FD = HOSTILE.filter(([, make]) => {
   const v = make(probe);
   return !(fdLike(v) && (v as number) < NOFILE);
 });
+/** Hostile values usable as read_many/send_many's fd list: not an ArrayBuffer (a zero-filled one is a list of fd 0s). */
+const HOSTILE_LIST = HOSTILE.filter(([, make]) => !types.isArrayBuffer(make(probe)));
 
 // ── The pool: the fds one run owns ─────────────────────────────────────────────────────────
 const ROLES = [
@@ -297,6 +299,7 @@ type BufSpec =
   | { t: 'oob'; type: number }
   | { t: 'tracking'; len: number }
   | { t: 'shared'; len: number }
+  | { t: 'ab'; len: number }
   | { t: 'h'; i: number };
 type Item =
   | { i: 'buf'; b: BufSpec }
@@ -317,6 +320,7 @@ type IovSpec =
   | { v: 'h'; i: number };
 type EvSpec =
   | { v: 'u32'; len: number; off: number; pad: number }
+  | { v: 'ab'; len: number; tail: number }
   | { v: 'detached'; len: number }
   | { v: 'shared'; len: number }
   | { v: 'wrongType'; type: number; len: number }
@@ -336,9 +340,13 @@ type SpecSpec =
   | { s: 'array' }
   | { s: 'h'; i: number };
 type AddrSpec = { a: keyof typeof ADDRESSES; i: number };
-type ListSpec = { v: 'i32'; entries: Sym[]; extra: number } | { v: 'wrongType'; type: number } | { v: 'detached' } | { v: 'h'; i: number };
+type ListSpec =
+  | { v: 'i32'; entries: Sym[]; extra: number; ab?: boolean }
+  | { v: 'wrongType'; type: number }
+  | { v: 'detached' }
+  | { v: 'h'; i: number };
 type RangesSpec =
-  | { v: 'i32'; pairs: [number, number][]; extra: number }
+  | { v: 'i32'; pairs: [number, number][]; extra: number; ab?: boolean }
   | { v: 'wrongType'; type: number }
   | { v: 'detached' }
   | { v: 'h'; i: number };
@@ -506,8 +514,9 @@ class Builder implements Ctx {
     }
   }
 
-  private region(tag: Region['tag'], view: ArrayBufferView): void {
-    this.regions.push({ tag, ab: view.buffer, start: view.byteOffset, len: view.byteLength });
+  private region(tag: Region['tag'], view: ArrayBufferView | ArrayBuffer): void {
+    if (ArrayBuffer.isView(view)) this.regions.push({ tag, ab: view.buffer, start: view.byteOffset, len: view.byteLength });
+    else this.regions.push({ tag, ab: view, start: 0, len: view.byteLength });
   }
 
   /** A view of `spec`, inside a backing store filled with canary bytes. */
@@ -561,6 +570,14 @@ class Builder implements Ctx {
         new Uint8Array(ab).fill(CANARY);
         view = new Uint8Array(ab, 2, b.len);
         break;
+      }
+      case 'ab': {
+        // a whole ArrayBuffer (accepted wherever a buffer goes): its bytes are the region
+        const ab = new ArrayBuffer(b.len);
+        new Uint8Array(ab).fill(CANARY);
+        this.region(tag, ab);
+        this.lastLen = ab.byteLength;
+        return ab;
       }
       case 'h':
         return this.hostile(b.i);
@@ -675,6 +692,13 @@ class Builder implements Ctx {
         this.region('events', v);
         return v;
       }
+      case 'ab': {
+        // a whole ArrayBuffer, read as 32-bit words; a tail of 1–3 bytes is no word
+        const ab = new ArrayBuffer(spec.len * 4 + spec.tail);
+        new Uint8Array(ab).fill(CANARY);
+        this.region('events', ab);
+        return ab;
+      }
       case 'detached': {
         const v = new Uint32Array(spec.len);
         detach(v.buffer);
@@ -746,7 +770,7 @@ class Builder implements Ctx {
           v[k] = typeof f === 'number' ? f : closedFd(3);
         });
         this.region('fds', v);
-        return v;
+        return spec.ab ? v.buffer : v;
       }
       case 'wrongType': {
         const makers = [() => new Uint32Array([closedFd(0)]), () => new Float64Array([closedFd(0)]), () => [closedFd(0)], () => Buffer.alloc(4)];
@@ -758,7 +782,7 @@ class Builder implements Ctx {
         return v;
       }
       case 'h':
-        return this.hostile(spec.i);
+        return this.hostile(spec.i, HOSTILE_LIST);
     }
   }
 
@@ -771,7 +795,7 @@ class Builder implements Ctx {
           v[2 * k + 1] = len;
         });
         this.region('ranges', v);
-        return v;
+        return spec.ab ? v.buffer : v;
       }
       case 'wrongType': {
         const makers = [() => new Uint32Array(4), () => new Int16Array(4), () => [0, 1], () => new DataView(new ArrayBuffer(8))];
@@ -908,6 +932,7 @@ const bufSpec: fc.Arbitrary<BufSpec> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('oob' as const), type: typeIdx }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('tracking' as const), len: smallLen }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('shared' as const), len: smallLen }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('ab' as const), len: lenArb }) },
   { weight: 1, arbitrary: fc.nat(HOSTILE.length - 1).map((i): BufSpec => ({ t: 'h', i })) },
 );
 const bufArb = bufSpec.map((b): Sym => ({ k: 'buf', b }));
@@ -944,6 +969,7 @@ const evLen = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(2, 4, 8, 64, 128)
 const eventsArb: fc.Arbitrary<Sym> = fc
   .oneof(
     { weight: 6, arbitrary: fc.record({ v: fc.constant('u32' as const), len: evLen, off: fc.nat(3), pad: fc.nat(3) }) },
+    { weight: 2, arbitrary: fc.record({ v: fc.constant('ab' as const), len: evLen, tail: fc.constantFrom(0, 0, 1, 3) }) },
     { weight: 1, arbitrary: fc.record({ v: fc.constant('detached' as const), len: evLen }) },
     { weight: 1, arbitrary: fc.record({ v: fc.constant('shared' as const), len: fc.constantFrom(2, 8) }) },
     { weight: 2, arbitrary: fc.record({ v: fc.constant('wrongType' as const), type: fc.nat(7), len: fc.constantFrom(2, 8) }) },
@@ -1023,17 +1049,33 @@ const sockopt: fc.Arbitrary<[Sym, Sym]> = fc.oneof(
 );
 const fdListArb: fc.Arbitrary<Sym> = fc
   .oneof(
-    { weight: 6, arbitrary: fc.record({ v: fc.constant('i32' as const), entries: fc.array(pollFd.filter((s) => s.k !== 'n'), { maxLength: 4 }), extra: fc.constantFrom(0, 0, 1) }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        v: fc.constant('i32' as const),
+        entries: fc.array(pollFd.filter((s) => s.k !== 'n'), { maxLength: 4 }),
+        extra: fc.constantFrom(0, 0, 1),
+        ab: fc.boolean(),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ v: fc.constant('i32' as const), entries: fc.constant<Sym[]>([{ k: 'n', v: -1 }]), extra: fc.constant(0) }) },
     { weight: 1, arbitrary: fc.record({ v: fc.constant('wrongType' as const), type: fc.nat(3) }) },
     { weight: 1, arbitrary: fc.constant<ListSpec>({ v: 'detached' }) },
-    { weight: 1, arbitrary: fc.nat(HOSTILE.length - 1).map((i): ListSpec => ({ v: 'h', i })) },
+    { weight: 1, arbitrary: fc.nat(HOSTILE_LIST.length - 1).map((i): ListSpec => ({ v: 'h', i })) },
   )
   .map((v): Sym => ({ k: 'fdlist', v }));
 const rangeVal = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(0, 1, 3, 8, 64, 4096) }, { weight: 1, arbitrary: fc.constantFrom(70_000, -1, INT_MAX) });
 const rangesArb: fc.Arbitrary<Sym> = fc
   .oneof(
-    { weight: 6, arbitrary: fc.record({ v: fc.constant('i32' as const), pairs: fc.array(fc.tuple(rangeVal, rangeVal), { minLength: 4, maxLength: 6 }), extra: fc.constantFrom(0, 0, 1) }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        v: fc.constant('i32' as const),
+        pairs: fc.array(fc.tuple(rangeVal, rangeVal), { minLength: 4, maxLength: 6 }),
+        extra: fc.constantFrom(0, 0, 1),
+        ab: fc.boolean(),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ v: fc.constant('wrongType' as const), type: fc.nat(3) }) },
     { weight: 1, arbitrary: fc.constant<RangesSpec>({ v: 'detached' }) },
     { weight: 1, arbitrary: fc.nat(HOSTILE.length - 1).map((i): RangesSpec => ({ v: 'h', i })) },
@@ -1186,10 +1228,13 @@ const NEVER_ENOTSOCK = new Set([
 const LOCAL_IPS = new Set(['127.0.0.1', '0.0.0.0', '::1', '::', '::ffff:127.0.0.1']);
 const IFACES = new Set(Object.keys(networkInterfaces()));
 
+/** 32-bit words in a typed array, or in a whole ArrayBuffer read as one. */
+const words = (v: unknown): number => (types.isArrayBuffer(v) ? Math.floor(v.byteLength / 4) : (v as Uint32Array).length);
+
 /** Fails loudly (a fuzzer bug, never the binding's) if a call would touch what this run does not own. */
 function assertOwned(pool: Pool, fn: string, args: unknown[]): void {
   const fdArgs = (FD_ARGS[fn] ?? []).map((i) => args[i]);
-  const list = args[0];
+  const list = types.isArrayBuffer(args[0]) ? new Int32Array(args[0], 0, words(args[0])) : args[0]; // an fd list may be a whole ArrayBuffer
   if ((fn === 'read_many' || fn === 'send_many') && isInt32Array(list)) for (let i = 0; i < list.length; i++) fdArgs.push(list[i]);
   for (const v of fdArgs) {
     if (fdLike(v) && (v as number) < CLOSED_BASE && !pool.owns(v as number)) {
@@ -1312,10 +1357,10 @@ function checkResult(fn: string, args: unknown[], r: unknown): void {
     case 'epoll_wait':
     case 'epoll_pwait2':
     case 'epoll_spin':
-      expect(isInt(r) && r >= 0 && r <= Math.min((args[1] as Uint32Array).length / 2, 65_536), label).toBe(true);
+      expect(isInt(r) && r >= 0 && r <= Math.min(words(args[1]) / 2, 65_536), label).toBe(true);
       break;
     case 'poll':
-      expect(isInt(r) && r >= 0 && r <= (args[0] as Int32Array).length / 3, label).toBe(true);
+      expect(isInt(r) && r >= 0 && r <= words(args[0]) / 3, label).toBe(true);
       break;
     case 'epoll_create1':
     case 'eventfd':

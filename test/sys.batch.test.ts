@@ -52,6 +52,47 @@ describe('read_many', () => {
   });
 });
 
+describe('ArrayBuffers in place of the arrays (what the loop passes)', () => {
+  it('read_many and send_many read an ArrayBuffer as the array it backs', () => {
+    const [a, b] = tcpPair();
+    const out = new Uint8Array(16);
+    out.set(Buffer.from('ping'), 4);
+    const sendFds = new Int32Array([a, 0, 0]); // 12 bytes: fds read as 3 words
+    const sendRanges = new Int32Array([4, 4]);
+    expect(sys.send_many(sendFds.buffer, 1, out.buffer, sendRanges.buffer)).toBe(1);
+    expect(sendRanges[1]).toBe(4);
+    waitFd(b, sys.POLLIN, 1000);
+    const slab = new ArrayBuffer(32);
+    const readFds = new Int32Array([b]);
+    const readRanges = new Int32Array([0, 16]);
+    expect(sys.read_many(readFds.buffer, 1, slab, readRanges.buffer, 10)).toBe(14);
+    expect(Array.from(readRanges)).toEqual([10, 4]);
+    expect(Buffer.from(slab, 10, 4).toString()).toBe('ping');
+    [a, b].forEach(sys.close);
+  });
+
+  it('a tail of 1–3 bytes is not a word; detached is empty; a SharedArrayBuffer is refused', () => {
+    const b = Buffer.alloc(8);
+    const [r, w] = sys.pipe2(sys.O_NONBLOCK);
+    // 7 bytes hold one fd, not two
+    const seven = new ArrayBuffer(7);
+    new Int32Array(seven, 0, 1)[0] = r;
+    expect(sys.read_many(seven, 1, b, new Int32Array(2))).toBe(0);
+    expectArgError(() => sys.read_many(seven, 2, b, new Int32Array(4)), RangeError, 'count');
+    expectArgError(() => sys.read_many(new Int32Array([r]), 1, b, new ArrayBuffer(7)), RangeError, 'ranges.length');
+    const gone = new ArrayBuffer(8);
+    structuredClone(gone, { transfer: [gone] }); // detaches
+    expectArgError(() => sys.read_many(gone, 1, b, new Int32Array(2)), RangeError, 'count');
+    // a detached slab is an empty buffer: no room, nothing read
+    const ranges = new Int32Array([0, 8]);
+    expect(sys.read_many(new Int32Array([r]), 1, gone, ranges)).toBe(0);
+    expect(ranges[1]).toBe(-sys.errno.ENOBUFS!);
+    expectArgError(() => sys.read_many(new SharedArrayBuffer(8) as never, 1, b, new Int32Array(2)), TypeError, 'fds');
+    sys.close(r);
+    sys.close(w);
+  });
+});
+
 describe('send_many', () => {
   it('sends each range to its fd, results in place; a gone peer is -EPIPE, not SIGPIPE', () => {
     const [c1, s1] = tcpPair();

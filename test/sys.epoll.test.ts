@@ -237,6 +237,26 @@ describe('epoll_wait', () => {
     process.removeAllListeners('SIGUSR2');
   });
 
+  it('fills an ArrayBuffer as the Uint32Array it backs (what the loop passes)', () => {
+    const ep = sys.epoll_create1();
+    const e = sys.eventfd(1, sys.EFD_NONBLOCK);
+    sys.epoll_ctl(ep, sys.EPOLL_CTL_ADD, e, sys.EPOLLIN, 77);
+    const view = new Uint32Array(4);
+    expect(sys.epoll_wait(ep, view.buffer, 0)).toBe(1);
+    expect([view[0], view[1]]).toEqual([sys.EPOLLIN, 77]);
+    view.fill(0);
+    expect(sys.epoll_pwait2(ep, view.buffer, 0)).toBe(1);
+    expect(view[1]).toBe(77);
+    view.fill(0);
+    expect(sys.epoll_spin(ep, view.buffer, 0)).toBe(1);
+    expect(view[1]).toBe(77);
+    // 12 bytes are 3 words: an odd event array
+    expectArgError(() => sys.epoll_wait(ep, new ArrayBuffer(12), 0), RangeError, 'events.length');
+    expectArgError(() => sys.epoll_wait(ep, new SharedArrayBuffer(16) as never, 0), TypeError, 'events');
+    sys.close(e);
+    sys.close(ep);
+  });
+
   it('rejects bad arguments before any syscall', () => {
     const ep = sys.epoll_create1();
     expectArgError(() => sys.epoll_wait(ep, new Uint32Array(3), 0), RangeError, 'events.length');

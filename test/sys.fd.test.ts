@@ -90,6 +90,19 @@ describe('pipe2, read, write', () => {
     sys.close(w);
   });
 
+  it('reads into and writes from a whole ArrayBuffer as well', () => {
+    const [r, w] = sys.pipe2(sys.O_NONBLOCK);
+    const src = new Uint8Array([1, 2, 3, 4, 5, 6]).buffer;
+    expect(sys.write(w, src, 2, 3)).toBe(3);
+    const dst = new ArrayBuffer(8);
+    expect(sys.read(r, dst, 1)).toBe(3);
+    expect(Array.from(new Uint8Array(dst))).toEqual([0, 3, 4, 5, 0, 0, 0, 0]);
+    expectArgError(() => sys.read(r, dst, 9), RangeError, 'offset');
+    expect(sys.writev(w, [src, Buffer.from('!')])).toBe(7);
+    sys.close(r);
+    sys.close(w);
+  });
+
   it('treats a detached buffer as empty, never as a dangling pointer', () => {
     const [r, w] = sys.pipe2(sys.O_NONBLOCK);
     const ab = new ArrayBuffer(16);
@@ -97,7 +110,9 @@ describe('pipe2, read, write', () => {
     structuredClone(ab, { transfer: [ab] }); // detaches
     expect(view.byteLength).toBe(0);
     expect(sys.write(w, view)).toBe(0);
+    expect(sys.write(w, ab)).toBe(0);
     expectArgError(() => sys.write(w, view, 0, 1), RangeError, 'length');
+    expectArgError(() => sys.write(w, ab, 0, 1), RangeError, 'length');
     expect(sys.writev(w, [view])).toBe(0);
     sys.close(r);
     sys.close(w);

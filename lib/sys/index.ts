@@ -13,6 +13,10 @@
  *   original timeout, not the whole timeout again.
  * - Wrong argument types throw `TypeError` (`code: 'ERR_INVALID_ARG_TYPE'`) and out-of-range
  *   values `RangeError` (`code: 'ERR_OUT_OF_RANGE'`), naming the argument, before any syscall.
+ * - Wherever a buffer or a typed array goes, its whole ArrayBuffer may go instead (an
+ *   `Int32Array`/`Uint32Array` argument then reads it as 32-bit words): it is the cheaper of the
+ *   two for Node-API to look up (see {@link Bytes}), and the loop passes ArrayBuffers. A detached
+ *   ArrayBuffer is empty.
  *
  * @example
  * ```ts
@@ -32,7 +36,7 @@ import { native } from './native';
 
 export { addonPath } from './native';
 
-export type { AttachHandle, Bytes, SocketAddress, TimerSpec } from './native';
+export type { AttachHandle, Bytes, SocketAddress, TimerSpec, Words } from './native';
 
 // ── Constants, from the C headers through the addon ────────────────────────────────────────
 export const EPOLLIN: number = native.constants.EPOLLIN as number;

@@ -23,8 +23,15 @@ export interface SocketAddress {
   family: 'IPv4' | 'IPv6' | 'Unix';
 }
 
-/** An ArrayBufferView: Buffer, any TypedArray, or DataView. */
-export type Bytes = NodeJS.ArrayBufferView;
+/**
+ * Bytes to read into or send from: an ArrayBufferView (Buffer, any TypedArray, DataView) or a
+ * whole ArrayBuffer. The ArrayBuffer is the cheaper of the two to hand to native code (~4 ns
+ * against ~20 for a view, whose element type Node-API looks up one test at a time): the loop
+ * passes its arrays' ArrayBuffers on every iteration.
+ */
+export type Bytes = NodeJS.ArrayBufferView | ArrayBuffer;
+/** 32-bit words: the typed array, or a whole ArrayBuffer read as one. */
+export type Words<T extends Int32Array | Uint32Array> = T | ArrayBuffer;
 
 /** Opaque handle of an epoll fd watched by Node's libuv loop. */
 export interface AttachHandle {
@@ -37,9 +44,9 @@ export interface Native {
   makeSystemError(errno: number, syscall: string): Error;
   epoll_create1(flags?: number): number;
   epoll_ctl(epfd: number, op: number, fd: number, events?: number, data?: number): void;
-  epoll_wait(epfd: number, events: Uint32Array, timeoutMs: number): number;
-  epoll_pwait2(epfd: number, events: Uint32Array, timeoutNs: number): number;
-  epoll_spin(epfd: number, events: Uint32Array, untilNs: number): number;
+  epoll_wait(epfd: number, events: Words<Uint32Array>, timeoutMs: number): number;
+  epoll_pwait2(epfd: number, events: Words<Uint32Array>, timeoutNs: number): number;
+  epoll_spin(epfd: number, events: Words<Uint32Array>, untilNs: number): number;
   read(fd: number, buffer: Bytes, offset?: number, length?: number): number;
   write(fd: number, buffer: Bytes, offset?: number, length?: number): number;
   readv(fd: number, buffers: readonly Bytes[]): number;
@@ -50,7 +57,7 @@ export interface Native {
   eventfd_read(fd: number): number;
   eventfd_write(fd: number, value: number): number;
   fcntl(fd: number, cmd: number, arg?: number): number;
-  poll(fds: Int32Array, timeoutMs: number): number;
+  poll(fds: Words<Int32Array>, timeoutMs: number): number;
   clock_gettime(clockid: number): number;
   timerfd_create(clockid: number, flags?: number): number;
   timerfd_settime(fd: number, flags: number, spec: Partial<TimerSpec>): TimerSpec;
@@ -69,8 +76,8 @@ export interface Native {
   send(fd: number, buffer: Bytes, offset?: number, length?: number, flags?: number): number;
   recv(fd: number, buffer: Bytes, offset?: number, length?: number, flags?: number): number;
   sendmsg(fd: number, buffers: readonly Bytes[]): number;
-  read_many(fds: Int32Array, count: number, buffer: Bytes, ranges: Int32Array, start?: number): number;
-  send_many(fds: Int32Array, count: number, buffer: Bytes, ranges: Int32Array): number;
+  read_many(fds: Words<Int32Array>, count: number, buffer: Bytes, ranges: Words<Int32Array>, start?: number): number;
+  send_many(fds: Words<Int32Array>, count: number, buffer: Bytes, ranges: Words<Int32Array>): number;
   attach_start(epfd: number, callback: (status: number) => void): AttachHandle;
   attach_ref(handle: AttachHandle, ref: boolean): void;
   attach_stop(handle: AttachHandle): void;
