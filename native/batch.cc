@@ -41,9 +41,9 @@ struct Batch {
   int32_t* out;  // the caller's ranges array, where results are written back
 };
 
-// (fds: Int32Array, count, buffer: ArrayBufferView, ranges: Int32Array; each array may also be
-// given as its whole ArrayBuffer), checked before any
-// syscall: count within fds, two range slots per entry, fds >= 0, lengths >= 0.
+// (fds: Int32Array, count, buffer: ArrayBufferView, ranges: Int32Array; each may also be given
+// as its whole ArrayBuffer), checked before any syscall: count within fds, two range slots per
+// entry, fds >= 0, lengths >= 0.
 static Batch ArgBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   U32s fds = ArgTypedU32(info, 0, "fds", napi_int32_array, "an instance of Int32Array or ArrayBuffer");
