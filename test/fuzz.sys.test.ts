@@ -521,7 +521,7 @@ class Builder implements Ctx {
 
   /** A view of `spec`, inside a backing store filled with canary bytes. */
   buffer(b: BufSpec, tag: Region['tag']): unknown {
-    let view: View;
+    let view: View | ArrayBuffer;
     switch (b.t) {
       case 'buffer': {
         const ab = new ArrayBuffer(b.off + b.len + b.pad);
@@ -573,11 +573,9 @@ class Builder implements Ctx {
       }
       case 'ab': {
         // a whole ArrayBuffer (accepted wherever a buffer goes): its bytes are the region
-        const ab = new ArrayBuffer(b.len);
-        new Uint8Array(ab).fill(CANARY);
-        this.region(tag, ab);
-        this.lastLen = ab.byteLength;
-        return ab;
+        view = new ArrayBuffer(b.len);
+        new Uint8Array(view).fill(CANARY);
+        break;
       }
       case 'h':
         return this.hostile(b.i);
