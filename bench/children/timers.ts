@@ -17,9 +17,9 @@
  * the whole schedule K times, each pass starting when the previous one's timers have all fired,
  * and records the last R (--record R, default 1): the steady state of a loop that has been doing
  * this for a while (V8 keeps compiling the loop's code for about a second of a new pattern, and
- * that is what a first pass would measure). The first recorded pass has the delays rng(seed)
- * draws first (those bench/c/timers.c uses); every other pass draws fresh ones from the same
- * spread. The meta line counts V8's collections during the recorded passes.
+ * that is what a first pass would measure). The first recorded pass has the delays
+ * mulberry32(seed) draws first (those bench/c/timers.c uses); every other pass draws fresh ones
+ * from the same spread. The meta line counts V8's collections during the recorded passes.
  *
  * - ours-standalone: one `new Loop()`, every `loop.setTimeout`, then `await loop.run()`.
  * - ours-spin: the same with `new Loop({ spinUs: 200 })` (polls through the last 200 µs).
@@ -34,6 +34,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import type * as Lib from '../../lib/index';
 import { BUCKETS, bucketOf, type LatenessResult } from '../lib/lateness';
 import { quantileSorted } from '../lib/stats';
+import { drawDelays, mulberry32 } from '../lib/timer-delays';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -55,26 +56,10 @@ if (!['ours-standalone', 'ours-spin', 'ours-node', 'node'].includes(impl) || !(c
   process.exit(2);
 }
 
-/** mulberry32: the same delays for every implementation. */
-function rng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The recorded pass's delays come first from rng(seed): the C child draws the same ones. */
-function drawDelays(rand: () => number): Float64Array {
-  const d = new Float64Array(count);
-  for (let i = 0; i < count; i++) d[i] = leadMs + minMs + rand() * (maxMs - minMs);
-  return d;
-}
-const recordRand = rng(seed);
-const warmRand = rng(seed * 7919 + 17);
+/** The recorded pass's delays come first from mulberry32(seed): the C child draws the same ones. */
+const spread = { count, minMs, maxMs, leadMs };
+const recordRand = mulberry32(seed);
+const warmRand = mulberry32(seed * 7919 + 17);
 
 /** Samples recorded: `count` per recorded pass (a warm-up pass writes over the first ones). */
 const total = count * record;
@@ -224,12 +209,12 @@ async function pass(delays: Float64Array, base: number, start: (i: number, d: nu
 
 /** The unrecorded passes, `beforeRecording()`, then the recorded ones. */
 async function runPasses(start: (i: number, d: number) => void, wait: () => Promise<void>, beforeRecording: () => void): Promise<void> {
-  for (let p = 0; p < passes - record; p++) await pass(drawDelays(warmRand), 0, start, wait);
+  for (let p = 0; p < passes - record; p++) await pass(drawDelays(warmRand, spread), 0, start, wait);
   beforeRecording();
   startedNs = now();
   watchGc();
   for (let r = 0; r < record; r++) {
-    await pass(drawDelays(recordRand), r * count, start, wait);
+    await pass(drawDelays(recordRand, spread), r * count, start, wait);
     firedRecorded += fired;
   }
 }

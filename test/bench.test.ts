@@ -1,0 +1,264 @@
+// The benchmark harness's own parts, checked without wrk and without a benchmark run: the C
+// programs (built into a temporary directory, without a warning) do what bench/c/README.md says,
+// every HTTP server of the comparison sends the same bytes, the C timer program draws the JS
+// child's delays bit for bit and keeps its histogram edges, the statistics are right, and the
+// committed report is what the report code makes of the committed results.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as nodeNet from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BUCKETS, bucketOf, EDGES_US } from '../dist/bench/lib/lateness.js';
+import { render } from '../dist/bench/lib/report.js';
+import { checkHttpResponse } from '../dist/bench/lib/servers.js';
+import { fmtRatio, quantileSorted, ratios, summarize } from '../dist/bench/lib/stats.js';
+import { drawDelays, mulberry32 } from '../dist/bench/lib/timer-delays.js';
+import { checkFdsEachTest, packageDir } from './helpers';
+
+checkFdsEachTest();
+
+let bin = '';
+beforeAll(() => {
+  bin = mkdtempSync(join(tmpdir(), 'epoll-reactor-bench-c-'));
+  const r = spawnSync('sh', [join(packageDir, 'bench/c/build.sh'), bin], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  // -Wall -Wextra and not one warning (bench/c/README.md promises it)
+  expect(r.stderr).toBe('');
+}, 120_000);
+afterAll(() => {
+  if (bin) rmSync(bin, { recursive: true, force: true });
+});
+
+const running: ChildProcess[] = [];
+afterEach(async () => {
+  for (const p of running.splice(0)) {
+    if (p.exitCode === null && p.signalCode === null) {
+      p.kill('SIGKILL');
+      await new Promise((r) => p.once('exit', r));
+    }
+  }
+});
+
+/** Starts a program and resolves once it prints `listening on HOST:PORT`. */
+function start(argv: string[]): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.push(proc);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const take = (d: Buffer): void => {
+      out += d;
+      const m = out.match(/listening on .*:(\d+)/);
+      if (m) resolve({ proc, port: Number(m[1]) });
+    };
+    proc.stdout!.on('data', take);
+    proc.stderr!.on('data', take);
+    proc.on('exit', (code) => reject(new Error(`${argv.join(' ')} exited with ${code}: ${out}`)));
+  });
+}
+
+/** Runs a program to its end; its exit status and output. */
+function run(argv: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    proc.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Sends `data` on a fresh connection; what comes back until the server closes or `ms` pass. */
+function exchange(port: number, data: string, ms = 1000): Promise<string> {
+  return new Promise((resolve) => {
+    const c = nodeNet.connect(port, '127.0.0.1', () => c.write(data));
+    let got = '';
+    c.on('data', (d) => {
+      got += d.toString('latin1');
+    });
+    const done = (): void => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve(got);
+    };
+    const timer = setTimeout(done, ms);
+    c.on('close', done);
+    c.on('error', done);
+  });
+}
+
+/** Sends SIGTERM and resolves with the exit status. */
+function terminate(proc: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    proc.once('exit', (code) => resolve(code));
+    proc.kill('SIGTERM');
+  });
+}
+
+function threads(pid: number): number {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Threads:\s+(\d+)/m);
+  return Number(m![1]);
+}
+
+const OK = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\nHello, World!';
+
+describe('bench/c/http-server', () => {
+  it.each([[[] as string[]], [['--idle-thread']]])('answers as the other servers do, pipelined too, and exits 0 on SIGTERM (%j)', async (extra) => {
+    const { proc, port } = await start([join(bin, 'http-server'), '--port', '0', '--host', '127.0.0.1', ...extra]);
+    // --idle-thread: the same server in a two-thread process (the point of the row)
+    expect(threads(proc.pid!)).toBe(extra.length === 0 ? 1 : 2);
+    expect(await checkHttpResponse('127.0.0.1', port)).toBe('identical');
+    const three = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(3);
+    expect(await exchange(port, three, 300)).toBe(OK.repeat(3));
+    expect(await exchange(port, 'GET / HTTP/1.0\r\n\r\n')).toBe(OK.replace('keep-alive', 'close'));
+    expect(await exchange(port, 'HELLO\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await terminate(proc)).toBe(0);
+  });
+});
+
+describe('every HTTP server of the comparison sends the same bytes', () => {
+  const node = process.execPath;
+  const cases: [string, () => string[]][] = [
+    ['examples/http-server (standalone)', () => [node, join(packageDir, 'dist/examples/http-server.js'), '--port', '0']],
+    ['examples/http-server (node driver)', () => [node, join(packageDir, 'dist/examples/http-server.js'), '--port', '0', '--driver', 'node']],
+    ['bench/servers/node-net-http', () => [node, join(packageDir, 'dist/bench/servers/node-net-http.js'), '--port', '0']],
+    ['bench/servers/node-http', () => [node, join(packageDir, 'dist/bench/servers/node-http.js'), '--port', '0']],
+  ];
+  it.each(cases)('%s', async (_name, argv) => {
+    const { port } = await start(argv());
+    expect(await checkHttpResponse('127.0.0.1', port)).toBe('identical');
+    expect(await exchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(2), 300)).toBe(OK.repeat(2));
+  });
+});
+
+describe('bench/c/echo-server and echo-client', () => {
+  const node = process.execPath;
+  const cases: [string, () => string[]][] = [
+    ['bench/c/echo-server', () => [join(bin, 'echo-server'), '--port', '0', '--host', '127.0.0.1']],
+    ['examples/echo-server', () => [node, join(packageDir, 'dist/examples/echo-server.js'), '--port', '0']],
+  ];
+  it.each(cases)('echo-client --json measures %s: messages, latency, no errors', async (name, argv) => {
+    const { proc, port } = await start(argv());
+    expect(await exchange(port, 'ping', 300)).toBe('ping');
+    const r = await run([join(bin, 'echo-client'), '--port', String(port), '--connections', '4', '--size', '64', '--duration', '1', '--warmup', '0', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1); // "exactly one line"
+    const o = JSON.parse(lines[0]!);
+    expect(o).toMatchObject({ connections: 4, size: 64, errors: 0 });
+    expect(o.messages).toBeGreaterThan(100);
+    expect(o.msgs_per_s).toBeGreaterThan(0);
+    expect(o.duration_s).toBeGreaterThan(0.9);
+    expect(0 < o.p50_us && o.p50_us <= o.p90_us && o.p90_us <= o.p99_us && o.p99_us <= o.max_us).toBe(true);
+    if (name.startsWith('bench/c/')) expect(await terminate(proc)).toBe(0);
+  });
+
+  it('echo-client reports a refused connect: exit status 1', async () => {
+    const { proc, port } = await start([join(bin, 'echo-server'), '--port', '0', '--host', '127.0.0.1']);
+    expect(await terminate(proc)).toBe(0); // the port is free again: nothing listens there
+    const r = await run([join(bin, 'echo-client'), '--port', String(port), '--connections', '1', '--duration', '1', '--warmup', '0', '--json']);
+    expect(r.code).toBe(1);
+  });
+});
+
+describe('bench/c/timers', () => {
+  it('draws the same delays as the JS timer child, bit for bit', async () => {
+    for (const [seed, count, min, max, lead] of [
+      [1, 2000, 1, 100, 0],
+      [7, 500, 0.25, 3.5, 20],
+      [123456789, 300, 5, 5, 1],
+    ] as const) {
+      const r = await run([join(bin, 'timers'), '--print-delays', '--count', `${count}`, '--min', `${min}`, '--max', `${max}`, '--lead', `${lead}`, '--seed', `${seed}`]);
+      expect(r.code, r.stderr).toBe(0);
+      const c = r.stdout.trim().split('\n').map(Number); // %.17g: every double reads back exactly
+      const js = drawDelays(mulberry32(seed), { count, minMs: min, maxMs: max, leadMs: lead });
+      expect(c).toEqual([...js]);
+    }
+  });
+
+  it('keeps the histogram edges of bench/lib/lateness.ts', () => {
+    const src = readFileSync(join(packageDir, 'bench/c/timers.c'), 'utf8');
+    const list = src.match(/static const double EDGES_US\[\] = \{([^}]*)\}/)![1]!;
+    const edges = list
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map((s) => (s === '-INFINITY' ? -Infinity : s === 'INFINITY' ? Infinity : Number(s)));
+    expect(edges).toEqual([...EDGES_US]);
+  });
+
+  it('fires every timer, none early, and reports the histogram the report reads', async () => {
+    const r = await run([join(bin, 'timers'), '--impl', 'c', '--count', '400', '--min', '1', '--max', '20', '--lead', '2', '--warmup', '200']);
+    expect(r.code, r.stderr).toBe(0);
+    const [result, meta] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(result).toMatchObject({ impl: 'c', basis: 'requested', count: 400, fired: 400, early: 0 });
+    expect(result.hist).toHaveLength(BUCKETS);
+    expect(result.hist.reduce((a: number, b: number) => a + b, 0)).toBe(400);
+    expect(result.minUs).toBeGreaterThanOrEqual(0);
+    expect(result.p50Us <= result.p99Us && result.p99Us <= result.maxUs).toBe(true);
+    expect(meta.type).toBe('meta');
+  });
+
+  it('refuses bad usage with exit status 2', async () => {
+    expect((await run([join(bin, 'timers'), '--impl', 'node'])).code).toBe(2);
+    expect((await run([join(bin, 'timers'), '--impl', 'c', '--count', 'many'])).code).toBe(2);
+    expect((await run([join(bin, 'timers'), '--impl', 'c', '--min', '5', '--max', '1'])).code).toBe(2);
+  });
+});
+
+describe('bench/lib: statistics and the lateness histogram', () => {
+  it('summarize: median of the rounds (the mean of the middle two for an even count), min, max; non-finite values dropped', () => {
+    expect(summarize([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3, n: 3 });
+    expect(summarize([4, 1, 3, 2])).toEqual({ median: 2.5, min: 1, max: 4, n: 4 });
+    expect(summarize([5, Number.NaN, Infinity])).toEqual({ median: 5, min: 5, max: 5, n: 1 });
+    expect(summarize([])).toBeNull();
+  });
+
+  it('quantileSorted is nearest-rank', () => {
+    const v = Array.from({ length: 100 }, (_, i) => i + 1); // 1..100
+    expect(quantileSorted(v, 0.5)).toBe(50);
+    expect(quantileSorted(v, 0.99)).toBe(99);
+    expect(quantileSorted(v, 0.991)).toBe(100);
+    expect(quantileSorted(v, 0)).toBe(1);
+    expect(quantileSorted(v, 1)).toBe(100);
+    expect(quantileSorted([], 0.5)).toBeNaN();
+  });
+
+  it('ratios pair the rounds, skipping rounds where either side is missing or zero', () => {
+    expect(ratios([2, 3, undefined, 8], [1, 0, 4, 4])).toEqual([2, 2]);
+    expect(fmtRatio(summarize(ratios([0.9, 0.95, 1], [1, 1, 1])))).toBe('0.95× (0.90–1.00)');
+    expect(fmtRatio(summarize([1.234]))).toBe('1.23×');
+  });
+
+  it('bucketOf: [edge, next edge), early firings in buckets of their own', () => {
+    expect(bucketOf(-1e9)).toBe(0);
+    expect(bucketOf(-0.001)).toBe(EDGES_US.indexOf(-10)); // early by a nanosecond: an early bucket
+    expect(bucketOf(0)).toBe(EDGES_US.indexOf(0));
+    expect(bucketOf(9.999)).toBe(EDGES_US.indexOf(0));
+    expect(bucketOf(10)).toBe(EDGES_US.indexOf(10));
+    expect(bucketOf(1e9)).toBe(BUCKETS - 1);
+  });
+});
+
+describe('bench/results', () => {
+  it('latest.md and the charts are what the report code makes of latest.json', () => {
+    const dir = join(packageDir, 'bench/results');
+    const { markdown, charts } = render(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
+    const hint = 'stale report: re-render with `npm run bench -- --render bench/results/latest.json`';
+    expect(markdown, hint).toBe(readFileSync(join(dir, 'latest.md'), 'utf8'));
+    expect(charts.size).toBeGreaterThan(0);
+    for (const [name, svg] of charts) {
+      expect(svg, `${name}: ${hint}`).toBe(readFileSync(join(dir, name), 'utf8'));
+      expect(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'), name).toBe(true);
+    }
+  });
+});
