@@ -249,6 +249,37 @@ describe('bench/lib: statistics and the lateness histogram', () => {
   });
 });
 
+describe('bench/lib/report: the targets', () => {
+  const saved = (): Parameters<typeof render>[0] =>
+    JSON.parse(readFileSync(join(packageDir, 'bench/results/latest.json'), 'utf8'));
+  const row = (markdown: string, target: string): string => markdown.split('\n').find((l) => l.startsWith(`| ${target}`)) ?? '';
+
+  it('judges every target from the runs: a run made to miss one says so, with the margin', () => {
+    const r = saved();
+    for (const run of r.http!.runs) if (run.server === 'ours-standalone' && run.conns === 100) run.reqPerCpuS = run.reqPerCpuS! / 2;
+    const lateness = r.timers!.runs.find((x) => x.ok && x.variant === 'sparse' && x.impl === 'ours-standalone')!.results![0]!;
+    lateness.early = 3;
+    for (const run of r.idle!.runs) if (run.impl === 'ours-node') run.rssIdlePerConnBytes = 2048;
+    const md = render(r).markdown;
+    expect(row(md, 'HTTP, 100 conns, standalone ≥ 0.95× C')).toMatch(/\| 0\.4\d× .*\| \*\*missed\*\* by 0\.4\d\d \|$/);
+    expect(row(md, 'HTTP, 100 conns, standalone ≥ 2.2× Node `http`')).toMatch(/\*\*missed\*\*/);
+    expect(row(md, 'timers: zero early firings')).toMatch(/^\| timers: zero early firings \| 3 of [\d,]+ timers fired early .*\| \*\*missed\*\* \(3 early\) \|$/);
+    expect(row(md, 'idle, node driver: ≤ 1 KB')).toMatch(/2,048 B .*\| \*\*missed\*\* by 1,024 B \|$/);
+    expect(row(md, 'idle, standalone: ≤ 1 KB')).toMatch(/\| met \|$/);
+  });
+
+  it('a suite that did not run has no rows; a baseline that did not run says so', () => {
+    const r = saved();
+    delete r.timers;
+    delete r.idle;
+    r.http!.runs = r.http!.runs.filter((x) => x.server !== 'node-http');
+    const md = render(r).markdown;
+    expect(md).not.toMatch(/\| timers:/);
+    expect(md).not.toMatch(/\| idle,/);
+    expect(row(md, 'HTTP, 100 conns, standalone ≥ 2.2× Node `http`')).toBe('| HTTP, 100 conns, standalone ≥ 2.2× Node `http` | not measured in this run | – |');
+  });
+});
+
 describe('bench/results', () => {
   it('latest.md and the charts are what the report code makes of latest.json', () => {
     const dir = join(packageDir, 'bench/results');

@@ -560,6 +560,113 @@ function boundarySection(b: BoundaryResult): string {
   return md;
 }
 
+// ── the targets (issue #6), judged on this run ──────────────────────────────────────────────
+
+/** "met", or "**missed** by 0.006" / "**missed** (+12 µs)": the verdict on one median. */
+function verdict(met: boolean, by: string): string {
+  return met ? 'met' : `**missed** ${by}`;
+}
+
+/** The scoreboard: every target of the project, this run's median (min–max), and whether it is met. */
+function targetsSection(r: Results): string {
+  const rows: string[][] = [];
+  // Ratios of ours to a baseline, per round then summarised, as in the suites' own tables.
+  const ratioRow = (label: string, ours: (number | undefined)[], base: (number | undefined)[], goal: number): void => {
+    const s = summarize(ratios(ours, base));
+    if (!s) rows.push([label, 'not measured in this run', '–']);
+    else rows.push([label, fmtRatio(s), verdict(s.median >= goal, `by ${(goal - s.median).toFixed(3)}`)]);
+  };
+  const h = r.http && !r.http.skipped ? r.http : undefined;
+  if (h) {
+    const R = roundsOf(h.runs);
+    const v = (id: string) => perRound(h.runs, id, 100, R, (x) => x.reqPerCpuS);
+    ratioRow('HTTP, 100 conns, standalone ≥ 0.95× C', v('ours-standalone'), v('c'), 0.95);
+    ratioRow('HTTP, 100 conns, standalone ≥ 1.3× Node `net` minimal', v('ours-standalone'), v('node-net'), 1.3);
+    ratioRow('HTTP, 100 conns, standalone ≥ 2.2× Node `http`', v('ours-standalone'), v('node-http'), 2.2);
+    ratioRow('HTTP, 100 conns, node driver (inside Node\'s loop) ≥ 0.9× C', v('ours-node'), v('c'), 0.9);
+  }
+  const e = r.echo;
+  if (e) {
+    const R = roundsOf(e.runs);
+    const v = (id: string, conns: number) => perRound(e.runs, id, conns, R, (x) => x.msgsPerCpuS);
+    for (const conns of [100, 1000]) {
+      for (const [ours, name] of [
+        ['ours-standalone', 'standalone'],
+        ['ours-node', 'node driver'],
+      ] as const) {
+        ratioRow(`echo 64 B, ${fmtNum(conns, 0)} conns, ${name} ≥ 0.9× C`, v(ours, conns), v('c', conns), 0.9);
+        ratioRow(`echo 64 B, ${fmtNum(conns, 0)} conns, ${name} ≥ 1.3× Node \`net\``, v(ours, conns), v('node-net', conns), 1.3);
+      }
+    }
+  }
+  if (r.timers) {
+    const t = r.timers;
+    const ours = ['ours-standalone', 'ours-spin', 'ours-node'];
+    const name: Record<string, string> = { 'ours-standalone': 'standalone', 'ours-spin': 'spinUs 200', 'ours-node': 'node driver' };
+    const results = (variant: string, impl: string): LatenessResult[] =>
+      t.runs
+        .filter((x) => x.ok && x.variant === variant && x.impl === impl)
+        .map((x) => x.results!.find((y) => y.basis === 'requested'))
+        .filter((x): x is LatenessResult => !!x);
+    // Zero early firings: in every run of every variant, not as a median.
+    let early = 0;
+    let fired = 0;
+    for (const v of t.variants) {
+      for (const impl of ours) {
+        for (const x of results(v.id, impl)) {
+          early += x.early;
+          fired += x.count;
+        }
+      }
+    }
+    if (fired > 0) rows.push(['timers: zero early firings', `${fmtNum(early, 0)} of ${fmtNum(fired, 0)} timers fired early (every variant and round, all three)`, verdict(early === 0, `(${fmtNum(early, 0)} early)`)]);
+    for (const variant of ['sparse', 'idle']) {
+      if (!t.variants.some((v) => v.id === variant)) continue;
+      const cells: string[] = [];
+      const missed: string[] = [];
+      for (const impl of ours) {
+        const p99 = summarize(results(variant, impl).map((x) => x.p99Us));
+        if (!p99) continue;
+        cells.push(`${name[impl]} ${fmtUs(p99.median)}`);
+        if (p99.median > 100) missed.push(`${name[impl]} (+${fmtUs(p99.median - 100)})`);
+      }
+      const c = summarize(results(variant, 'c').map((x) => x.p99Us));
+      if (cells.length === 0) continue;
+      rows.push([
+        `timers: p99 lateness ≤ 100 µs on an idle loop (${variant} set)`,
+        `${cells.join(' · ')}${c ? ` (plain C: ${fmtUs(c.median)})` : ''}`,
+        missed.length === 0 ? 'met' : `**missed** by ${missed.join(', ')}`,
+      ]);
+    }
+  }
+  if (r.idle) {
+    for (const [impl, name] of [
+      ['ours-standalone', 'standalone'],
+      ['ours-node', 'node driver'],
+    ] as const) {
+      const runs = r.idle.runs.filter((x) => x.ok && x.impl === impl);
+      if (runs.length === 0) continue;
+      const sm = (f: (x: IdleRun) => number | null | undefined) => summarize(runs.map(f).filter((x): x is number => typeof x === 'number'));
+      const it = sm((x) => x.iterationsPerS);
+      if (it) {
+        rows.push([`idle, ${name}: no wake-ups but the 1 s timer's`, `${fmtSummary(it, 1)} loop iterations per second`, verdict(it.max <= 1, `(${fmtNum(it.max, 1)} per second)`)]);
+      }
+      const rss = sm((x) => x.rssIdlePerConnBytes);
+      if (rss) {
+        rows.push([`idle, ${name}: ≤ 1 KB user memory per idle connection`, `${fmtSummary(rss, 0, ' B')} RSS per connection at the window's end`, verdict(rss.median <= 1024, `by ${fmtNum(rss.median - 1024, 0)} B`)]);
+      }
+    }
+  }
+  if (rows.length === 0) return '';
+  return (
+    '## Targets\n\n' +
+    "The project's goals, judged on this run's medians (requests or messages per server CPU-second for throughput; ratios per round, then median (min–max)). " +
+    'One run is not the last word: the spread between runs on a shared machine is often larger than a margin here.\n\n' +
+    table(['target', 'this run', 'verdict'], rows, ['l', 'l', 'l']) +
+    '\n\n'
+  );
+}
+
 // ── the whole report ────────────────────────────────────────────────────────────────────────
 
 export function render(r: Results): { markdown: string; charts: Map<string, string> } {
@@ -593,6 +700,7 @@ export function render(r: Results): { markdown: string; charts: Map<string, stri
   let md = `# Benchmark results\n\nGenerated by \`npm run bench\`; see docs/benchmarks.md for how to read this.\n\n${head}\n\n`;
   md += 'Cells are the median across rounds with (min–max) after it; ratios are computed per round (same round, same conditions) and then summarised the same way.\n\n';
   if (m.notes.length > 0) md += `${m.notes.map((n) => `> ${n}`).join('\n>\n')}\n\n`;
+  md += targetsSection(r);
   md += body;
   const charts = new Map<string, string>();
   for (let i = 0; i + 1 < chartList.length; i += 2) charts.set(chartList[i]!, chartList[i + 1]!);
