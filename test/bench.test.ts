@@ -5,7 +5,6 @@
 // committed report is what the report code makes of the committed results.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import * as nodeNet from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +13,7 @@ import { render } from '../dist/bench/lib/report.js';
 import { checkHttpResponse } from '../dist/bench/lib/servers.js';
 import { fmtRatio, quantileSorted, ratios, summarize } from '../dist/bench/lib/stats.js';
 import { drawDelays, mulberry32 } from '../dist/bench/lib/timer-delays.js';
-import { checkFdsEachTest, packageDir } from './helpers';
+import { type ChildResult, checkFdsEachTest, exchange, packageDir, runChild } from './helpers';
 
 checkFdsEachTest();
 
@@ -58,42 +57,8 @@ function start(argv: string[]): Promise<{ proc: ChildProcess; port: number }> {
 }
 
 /** Runs a program to its end; its exit status and output. */
-function run(argv: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    proc.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-    proc.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Sends `data` on a fresh connection; what comes back until the server closes or `ms` pass. */
-function exchange(port: number, data: string, ms = 1000): Promise<string> {
-  return new Promise((resolve) => {
-    const c = nodeNet.connect(port, '127.0.0.1', () => c.write(data));
-    let got = '';
-    c.on('data', (d) => {
-      got += d.toString('latin1');
-    });
-    const done = (): void => {
-      clearTimeout(timer);
-      c.destroy();
-      resolve(got);
-    };
-    const timer = setTimeout(done, ms);
-    c.on('close', done);
-    c.on('error', done);
-  });
+function run(argv: string[]): Promise<ChildResult> {
+  return runChild(argv[0]!, argv.slice(1));
 }
 
 /** Sends SIGTERM and resolves with the exit status. */

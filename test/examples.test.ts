@@ -4,7 +4,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as nodeNet from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { packageDir } from './helpers';
+import { exchange, packageDir } from './helpers';
 
 const running: ChildProcess[] = [];
 afterEach(() => {
@@ -28,25 +28,6 @@ function start(name: string, args: string[] = []): Promise<{ proc: ChildProcess;
       out += d;
     });
     proc.on('exit', (code) => reject(new Error(`${name} exited with ${code}: ${out}`)));
-  });
-}
-
-/** Sends `data` on a fresh connection and collects the reply until the server closes or `ms`. */
-function exchange(port: number, data: string | Buffer, ms = 2000): Promise<string> {
-  return new Promise((resolve) => {
-    const c = nodeNet.connect(port, '127.0.0.1', () => c.write(data));
-    let got = '';
-    c.on('data', (d) => {
-      got += d.toString('latin1');
-    });
-    const done = () => {
-      clearTimeout(timer);
-      c.destroy();
-      resolve(got);
-    };
-    const timer = setTimeout(done, ms);
-    c.on('close', done);
-    c.on('error', done);
   });
 }
 

@@ -1,5 +1,6 @@
 // Shared test helpers: the package under test, fd accounting, small socket fixtures.
 import { readdirSync, readlinkSync } from 'node:fs';
+import * as nodeNet from 'node:net';
 import { afterEach, beforeEach, expect } from 'vitest';
 import * as pkg from '../dist/lib/index.js';
 
@@ -240,5 +241,24 @@ export function once<T = unknown>(emitter: NodeJS.EventEmitter, event: string): 
     };
     emitter.once(event, onEvent);
     if (event !== 'error') emitter.once('error', onError);
+  });
+}
+
+/** Sends `data` on a fresh connection to 127.0.0.1:`port`; what comes back until the server closes or `ms` pass. */
+export function exchange(port: number, data: string | Buffer, ms = 2000): Promise<string> {
+  return new Promise((resolve) => {
+    const c = nodeNet.connect(port, '127.0.0.1', () => c.write(data));
+    let got = '';
+    c.on('data', (d) => {
+      got += d.toString('latin1');
+    });
+    const done = (): void => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve(got);
+    };
+    const timer = setTimeout(done, ms);
+    c.on('close', done);
+    c.on('error', done);
   });
 }
