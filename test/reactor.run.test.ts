@@ -1,5 +1,6 @@
 // Running the loop: run / runOnce / runNoWait / stop, liveness, microtasks, errors, close.
 import { describe, expect, it } from 'vitest';
+import { MAX_WAKE_LATENCY_MS, WakeLatency } from '../dist/lib/reactor/deadline.js';
 import { freshLoopEachTest, hrms, pkg } from './helpers';
 
 const { Loop, LoopError, sys } = pkg;
@@ -301,6 +302,63 @@ describe('spinUs', () => {
     expect(far.length).toBe(1);
     expect(far[0]).toBeGreaterThan(2);
     expect(far[0]).toBeLessThanOrEqual(19);
+  });
+
+  it('learns its wake-up latency from the sleeps the alarm ended, and rings the alarm that much earlier', async () => {
+    /** One timer `ms` away, run to the end: one sleep (of ms less the lead), then the alarm. */
+    const oneTimer = async (l: InstanceType<typeof Loop>, ms: number): Promise<void> => {
+      l.setTimeout(() => {}, ms);
+      await l.run();
+    };
+    const l = new Loop();
+    expect(l.stats().timers.wakeLatency).toBe(0);
+    const learnt: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      await oneTimer(l, 2);
+      learnt.push(l.stats().timers.wakeLatency);
+    }
+    // No wake-up is instant, so the estimate rose from 0 (1 µs per sleep at most: a few µs
+    // after the first sleeps), and it stays under its bound.
+    expect(learnt[2]).toBeLessThanOrEqual(0.006);
+    expect(learnt.at(-1)!).toBeGreaterThan(0);
+    expect(Math.max(...learnt)).toBeLessThanOrEqual(MAX_WAKE_LATENCY_MS);
+    // The next sleep ends spinUs (50 µs) plus the estimate before the deadline; the timer is
+    // still never early.
+    const lead = 0.05 + l.stats().timers.wakeLatency;
+    l.trace.start();
+    const due = hrms() + 5;
+    let firedAt = 0;
+    const t = l.setTimeout(() => (firedAt = hrms()), 5);
+    await l.run();
+    l.trace.stop();
+    const sleep = l.trace.records().find((i) => i.reason === 'timer' && i.timerSeq === t.seq)!;
+    expect(sleep.start + sleep.timeout).toBeCloseTo(t.deadline - lead, 3);
+    expect(firedAt).toBeGreaterThanOrEqual(due);
+    l.close();
+    // spinUs 0 sleeps all the way to the deadline: nothing to learn, no advance.
+    const still = new Loop({ spinUs: 0 });
+    for (let i = 0; i < 5; i++) await oneTimer(still, 2);
+    expect(still.stats().timers.wakeLatency).toBe(0);
+    still.close();
+  });
+
+  it('estimates the median wake-up latency, 1 µs per sample, unmoved by outliers', () => {
+    const w = new WakeLatency();
+    // 40 µs ± 5 µs, and one wake-up in five a stall of 2–20 ms (a preempted vCPU): the median
+    // of that mixture is ~42 µs; the stalls pull it no further than any other sample above it.
+    let x = 12345;
+    const rand = (): number => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 5000; i++) w.sample(rand() < 0.2 ? 2 + 18 * rand() : 0.035 + 0.01 * rand());
+    expect(w.value).toBeGreaterThan(0.038);
+    expect(w.value).toBeLessThan(0.047);
+    // A machine whose every wake-up takes 10 ms: the advance stops at its bound.
+    for (let i = 0; i < 1000; i++) w.sample(10);
+    expect(w.value).toBe(MAX_WAKE_LATENCY_MS);
+    // Faster wake-ups bring it back down, 1 µs per sample, never below 0.
+    for (let i = 0; i < 100; i++) w.sample(0);
+    expect(w.value).toBeCloseTo(MAX_WAKE_LATENCY_MS - 0.1, 9);
+    for (let i = 0; i < 1000; i++) w.sample(0);
+    expect(w.value).toBe(0);
   });
 
   it('yields to Node before spinning, as before sleeping: a nextTick queued by a promise job runs first and can still clear the timer', async () => {

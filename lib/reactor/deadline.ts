@@ -8,10 +8,47 @@
  * difference between ~100 µs and ~50 µs of median lateness. Inside Node's loop (the attached
  * driver) it is the only way our timers can wake Node at all. It is re-armed only when the
  * instant changes; its expirations are read (and so cleared) when they arrive.
+ *
+ * A wake-up is never instant, though: from the alarm's expiry to JavaScript running again takes
+ * ~35–45 µs at the median on the 2-vCPU VM of docs/benchmarks.md (the plain C timer loop's
+ * median lateness), while `spinUs` (50 by default) is the margin the loop gives itself. So the
+ * loop learns its own wake-up latency (WakeLatency, below) and rings the alarm that much
+ * earlier: the poll then starts about spinUs before the deadline, not spinUs minus a wake-up.
  */
 import * as sys from '../sys/index';
 import type { Loop } from './loop';
 import type { Watcher } from './watcher';
+
+/**
+ * Upper bound of the learned wake-up latency (ms). Past it the machine is too loaded for
+ * microsecond timers anyway, and (attached to a busy Node) a wake-up that waited for Node's own
+ * callbacks must not teach the loop to wake Node, and poll inside it, ever earlier.
+ */
+export const MAX_WAKE_LATENCY_MS = 0.2;
+/** How far one wake-up moves the estimate (ms): 1 µs. */
+const WAKE_STEP_MS = 0.001;
+
+/**
+ * The median of the loop's wake-up latencies (alarm expiry → the loop running), in ms, as a
+ * frugal streaming estimate (Ma, Muthukrishnan, Sandler, "Frugal Streaming for Estimating
+ * Quantiles", 2013): each sample above the estimate raises it by 1 µs, each one below lowers it
+ * by 1 µs — one comparison, no memory, no allocation, and outliers (a wake-up that waited for a
+ * preempted vCPU, or attached, for Node's own callbacks) move it no further than any other
+ * sample. Starting at 0 (no advance), it reaches a typical ~40 µs after a few dozen sleeps.
+ * The median, not a high quantile: the alarm rings this much early and the loop polls through
+ * the rest, so the CPU a timer costs stays about spinUs, while a wake-up up to spinUs slower
+ * than the median is still on time. Linux's KVM tunes its guest timer advance the same way
+ * (`lapic_timer_advance_ns`).
+ */
+export class WakeLatency {
+  /** The estimate (ms), 0 to MAX_WAKE_LATENCY_MS. */
+  value = 0;
+
+  sample(ms: number): void {
+    if (ms > this.value) this.value = Math.min(this.value + WAKE_STEP_MS, MAX_WAKE_LATENCY_MS);
+    else if (ms < this.value) this.value = Math.max(this.value - WAKE_STEP_MS, 0);
+  }
+}
 
 export class DeadlineTimer {
   readonly fd: number;
@@ -20,7 +57,7 @@ export class DeadlineTimer {
   private armed = -1;
   private readonly spec = { value: 0, interval: 0 };
 
-  constructor(loop: Loop) {
+  constructor(private readonly loop: Loop) {
     this.fd = sys.timerfd_create(sys.CLOCK_MONOTONIC, sys.TFD_NONBLOCK);
     try {
       this.watcher = loop.watch(this.fd, sys.EPOLLIN, this.onExpired).unref();
@@ -33,6 +70,7 @@ export class DeadlineTimer {
 
   private readonly onExpired = (): void => {
     sys.timerfd_read(this.fd); // clear its readiness; the timers phase does the work
+    if (this.armed > 0) this.loop._alarmRang(this.armed);
     this.armed = -1;
   };
 

@@ -22,7 +22,7 @@ import { invalidArgType, LoopError, outOfRange } from '../errors';
 import * as sys from '../sys/index';
 import { AttachedDriver } from './attach';
 import { monotonicMs } from './clock';
-import { DeadlineTimer } from './deadline';
+import { DeadlineTimer, WakeLatency } from './deadline';
 import { LoopCounters, type LoopStatsSnapshot } from './stats';
 import { StreamBatch, type StreamOwner } from './stream-batch';
 import { Immediate, normalizeDelay, Timer, type TimerCallback, TimerState } from './timer';
@@ -91,8 +91,11 @@ export interface LoopOptions {
    * every few µs, sleeping between them would make the loop fall behind. Nor does it sleep for
    * less than 150 µs (a deadline less than spinUs + 150 µs away is polled for all the way): that
    * short a sleep is not worth its wake-up. Larger values trade that much CPU per timer for
-   * precision; 0 always sleeps. Both drivers: attached, the alarm
-   * wakes Node's loop spinUs early and the turn polls through the rest (Node waits that long).
+   * precision; 0 always sleeps. The alarm that ends a sleep rings earlier still, by the loop's
+   * estimate of its own wake-up latency (the median of recent wake-ups, learned as it runs, at
+   * most 200 µs; `stats().timers.wakeLatency`), so that the poll starts about spinUs before the
+   * deadline. Both drivers: attached, the alarm wakes Node's loop that early and the turn polls
+   * through the rest (Node waits that long).
    */
   spinUs?: number;
 }
@@ -156,6 +159,14 @@ export class Loop extends EventEmitter {
   private autoAttachScheduled = false;
   private readonly autoAttach: boolean;
   private readonly spinMs: number;
+  /**
+   * How long before a timer the alarm rings (ms): spinMs plus the learned wake-up latency
+   * (deadline.ts), so that the poll starts about spinUs before the deadline; 0 with spinUs 0.
+   */
+  private leadMs = 0;
+  private readonly wakeLatency = new WakeLatency();
+  /** When the current iteration's wait began (ms), +∞ if it did not wait (a look, or a spin). */
+  private waitStart = Number.POSITIVE_INFINITY;
 
   /** @internal */ readonly _counters: LoopCounters;
   /** The flight recorder (off until `trace.start()`): see trace.ts. */
@@ -172,6 +183,7 @@ export class Loop extends EventEmitter {
     const spinUs = options.spinUs ?? 50;
     if (typeof spinUs !== 'number' || !(spinUs >= 0) || spinUs > 1e6) throw outOfRange('options.spinUs', 'a number of µs from 0 to 1,000,000', spinUs);
     this.spinMs = spinUs / 1000;
+    this.leadMs = this.spinMs;
     this.events = new Uint32Array(2 * maxEvents);
     this.eventsBuffer = this.events.buffer as ArrayBuffer;
     this.epfd = sys.epoll_create1(sys.EPOLL_CLOEXEC);
@@ -451,7 +463,7 @@ export class Loop extends EventEmitter {
   /**
    * The next timer's deadline, to poll towards, when a timer is all there is to wait for and
    * spinUs > 0; else −1. Callers poll only when timeoutAt() says not to sleep (the timer is due
-   * within spinUs + MIN_SLEEP_MS; the attached driver, within spinUs).
+   * within leadMs + MIN_SLEEP_MS; the attached driver, within leadMs).
    */
   private spinDeadline(now: number): number {
     if (this.spinMs === 0 || this.workPending()) return -1;
@@ -463,9 +475,10 @@ export class Loop extends EventEmitter {
     if (this.workPending()) return 0;
     const first = this.timers.peek();
     if (first === undefined) return -1;
-    // With spinUs, sleep only until that long before the deadline, then poll (see LoopOptions);
+    // With spinUs, sleep only until that long before the deadline (plus a wake-up's latency:
+    // leadMs), then poll (see LoopOptions);
     // and only if the sleep would last more than MIN_SLEEP_MS, else poll all the way.
-    const ms = first.deadline - this.spinMs - now;
+    const ms = first.deadline - this.leadMs - now;
     if (ms <= 0 || (this.spinMs > 0 && ms <= MIN_SLEEP_MS)) return 0;
     if (ms >= INT_MAX) return INT_MAX;
     // Round up, never down: waking before the deadline would only mean waiting again.
@@ -494,6 +507,7 @@ export class Loop extends EventEmitter {
     let time = polled >= 0 ? now : monotonicMs();
     c.asleepMs += time - now;
     this.time = time;
+    this.waitStart = polled >= 0 ? Number.POSITIVE_INFINITY : now;
     if (this.tracing) {
       this.trace._woke(time, this.events, n, (token) => {
         const w = this.slots[token & SLOT_MASK];
@@ -797,7 +811,7 @@ export class Loop extends EventEmitter {
           if (mayBlock || (timeout === 0 && spinUntil < 0)) {
             mayBlock = false;
             let quiet = spinUntil > 0 ? this.spinTurn(spinUntil) : this.sleepTurn(timeout, now);
-            // Woke with nothing run — typically the alarm spinUs before a timer: no JavaScript
+            // Woke with nothing run — typically the alarm ahead of a timer: no JavaScript
             // has run since the yield, so go on waiting here (spin, or sleep again) rather than
             // through another promise job, nextTick, look and yield. Their garbage and time
             // were half of what an idle loop spent per timer.
@@ -962,7 +976,18 @@ export class Loop extends EventEmitter {
 
   /** Before a sleep with a timer to wake for: the timerfd rings on time (see deadline.ts). */
   private armForSleep(timeout: number): void {
-    if (timeout > 0) this._armDeadline(this.timers.peek()!.deadline - this.spinMs);
+    if (timeout > 0) this._armDeadline(this.timers.peek()!.deadline - this.leadMs);
+  }
+
+  /**
+   * @internal The alarm armed for `at` (ms) rang, and the loop is now running at `this.time`:
+   * if this iteration was waiting for it (its wait began before `at`), that is one wake-up's
+   * latency to learn from. Attached, the wait is Node's, and may include its own callbacks.
+   */
+  _alarmRang(at: number): void {
+    if (at < this.waitStart || this.spinMs === 0) return;
+    this.wakeLatency.sample(this.time - at);
+    this.leadMs = this.spinMs + this.wakeLatency.value;
   }
 
   /** @internal Used by the attached driver: is it inside a turn right now? */
@@ -972,26 +997,27 @@ export class Loop extends EventEmitter {
 
   /**
    * @internal The earliest instant the attached driver must wake at (ms), −1 for never, 0 for
-   * now: for a timer, `spinUs` before its deadline (the turn then polls through the rest).
+   * now: for a timer, leadMs (spinUs and a wake-up's latency) before its deadline (the turn
+   * then polls through the rest).
    */
   _wakeDeadline(): number {
     if (this.workPending()) return 0;
     const first = this.timers.peek();
-    return first === undefined ? -1 : first.deadline - this.spinMs;
+    return first === undefined ? -1 : first.deadline - this.leadMs;
   }
 
   /**
    * @internal One turn of the attached driver (`lastEnd`: when the previous one ended): a
    * non-blocking iteration; then, if it ran nothing of the user's and a timer is due within
-   * spinUs — the alarm rang that early — the poll through the rest of the stretch, as
-   * standalone. Node's loop waits for it: at most spinUs per timer, after its own callbacks,
+   * leadMs — the alarm rang that early — the poll through the rest of the stretch, as
+   * standalone. Node's loop waits for it: about spinUs per timer, after its own callbacks,
    * nextTicks and promise jobs have run (they ran when the previous turn returned).
    */
   _attachedTurn(lastEnd: number): void {
     if (!this._turn(0, lastEnd)) return;
     const now = monotonicMs();
     const until = this.spinDeadline(now); // −1 with spinUs 0, or work pending
-    if (until > 0 && until - now <= this.spinMs) this.spinTurn(until);
+    if (until > 0 && until - now <= this.leadMs) this.spinTurn(until);
   }
 
   /** The earliest timer deadline changed, or the first immediate was queued. */
@@ -1050,6 +1076,7 @@ export class Loop extends EventEmitter {
           max: c.lateness.max,
           early: c.lateness.negative,
         },
+        wakeLatency: this.wakeLatency.value,
       },
       alive: { watchers: this.userWatchers(), timers: this.timers.size, immediates: this.pendingImmediates, refs: this.refs },
     };

@@ -79,6 +79,12 @@ export interface LoopStatsSnapshot {
     fired: number;
     /** Fired − deadline. `early` counts firings before the deadline: always 0. */
     lateness: { p50: number; p99: number; max: number; early: number };
+    /**
+     * The loop's estimate of its own wake-up latency (ms): the median time from the alarm's
+     * expiry to the loop running. The alarm rings this much (plus spinUs) before a timer. Not
+     * reset by `reset`: it is what the loop has learned, not a count. 0 with spinUs 0.
+     */
+    wakeLatency: number;
   };
   alive: { watchers: number; timers: number; immediates: number; refs: number };
 }
