@@ -236,6 +236,16 @@ describe('bench/lib/report: the targets', () => {
     expect(row(render(r).markdown, 'idle, standalone: ≤ 1 KB')).toMatch(/a 2 s window: V8 returns/);
   });
 
+  it('reports the wake-up latency our loops learnt, as the median over the idle set’s rounds', () => {
+    const r = saved();
+    const runs = r.timers!.runs.filter((x) => x.ok && x.variant === 'idle' && x.impl === 'ours-node');
+    runs.forEach((x, i) => {
+      x.meta = { ...x.meta, loopStats: { ...(x.meta?.loopStats as object), wakeLatencyUs: [39, 41, 52][i % 3] } };
+    });
+    const line = render(r).markdown.split('\n').find((l) => l.startsWith('The wake-up latency our loops learnt'));
+    expect(line).toMatch(/: ours-node 41\.0 µs\.$/);
+  });
+
   it('a suite that did not run has no rows; a baseline that did not run says so', () => {
     const r = saved();
     delete r.timers;

@@ -157,6 +157,8 @@ function finish(): void {
       p99Us: s.timers.lateness.p99 * 1000,
       maxUs: s.timers.lateness.max * 1000,
       early: s.timers.lateness.early,
+      // What the loop learnt its wake-ups take (the alarm rings that much before spinUs).
+      wakeLatencyUs: s.timers.wakeLatency * 1000,
       iterations: s.iterations,
       wakeups: s.wakeups,
     };

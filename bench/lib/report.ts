@@ -468,6 +468,16 @@ function timersSection(t: TimersResult, charts: string[]): string {
     }).filter(Boolean);
     md += `Scheduling the dense set (one synchronous loop) took: ${byImpl.join(', ')}. The dense variant runs the loop at about its capacity (one timer due per µs): its lateness says whether a loop keeps up, and is very sensitive to per-timer cost; the sparse and idle variants are the precision tests (in the idle one every timer follows a sleep, so its lateness is mostly the wake-up).\n\n`;
   }
+  // What our loops learnt their wake-ups take (loop.stats().timers.wakeLatency at the end of
+  // the idle set): their alarm rings that much before spinUs. Runs from before it existed lack it.
+  const learnt = t.runs.filter((r) => r.ok && r.variant === 'idle' && typeof (r.meta?.loopStats as { wakeLatencyUs?: unknown } | undefined)?.wakeLatencyUs === 'number');
+  if (learnt.length > 0) {
+    const byImpl = TIMER_ROWS.map((impl) => {
+      const s = summarize(learnt.filter((r) => r.impl === impl).map((r) => (r.meta!.loopStats as { wakeLatencyUs: number }).wakeLatencyUs));
+      return s ? `${impl} ${fmtNum(s.median, 1)} µs` : null;
+    }).filter(Boolean);
+    md += `The wake-up latency our loops learnt by the end of the idle set (the median time from the alarm's expiry to the loop running; the alarm rings that much before \`spinUs\`, see docs/loop.md): ${byImpl.join(', ')}.\n\n`;
+  }
   for (const v of t.variants) md += `![Timer lateness, ${v.id}](timers-lateness-${v.id}.svg)\n\n`;
   return md;
 }
