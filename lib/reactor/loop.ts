@@ -88,14 +88,14 @@ export interface LoopOptions {
    * Microseconds before a timer's deadline within which the loop stops sleeping and polls
    * instead (default 50). Waking from a sleep takes tens of µs at best (on a virtual machine,
    * sometimes hundreds), so a sleep shorter than that only adds lateness; and with timers due
-   * every few µs, sleeping between them would make the loop fall behind. Nor does it sleep for
-   * less than 150 µs (a deadline less than spinUs + 150 µs away is polled for all the way): that
+   * every few µs, sleeping between them would make the loop fall behind. The alarm that ends a
+   * sleep rings earlier still, by the loop's estimate of its own wake-up latency (the median of
+   * recent wake-ups, learned as it runs, at most 200 µs; `stats().timers.wakeLatency`), so that
+   * the poll starts about spinUs before the deadline. Nor does the loop sleep for less than
+   * 150 µs (a deadline less than that past the alarm's lead is polled for all the way): that
    * short a sleep is not worth its wake-up. Larger values trade that much CPU per timer for
-   * precision; 0 always sleeps. The alarm that ends a sleep rings earlier still, by the loop's
-   * estimate of its own wake-up latency (the median of recent wake-ups, learned as it runs, at
-   * most 200 µs; `stats().timers.wakeLatency`), so that the poll starts about spinUs before the
-   * deadline. Both drivers: attached, the alarm wakes Node's loop that early and the turn polls
-   * through the rest (Node waits that long).
+   * precision; 0 always sleeps, to the deadline. Both drivers: attached, the alarm wakes Node's
+   * loop that early and the turn polls through the rest (Node waits that long).
    */
   spinUs?: number;
 }
