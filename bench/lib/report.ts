@@ -586,6 +586,11 @@ function verdict(met: boolean, by: string): string {
   return met ? 'met' : `**missed** ${by}`;
 }
 
+/** A ratio's shortfall: three decimals, or one significant digit below 0.001 (never "0.000"). */
+function fmtMargin(m: number): string {
+  return m >= 0.001 ? m.toFixed(3) : m.toPrecision(1);
+}
+
 /** The scoreboard: every target of the project, this run's median (min–max), and whether it is met. */
 function targetsSection(r: Results): string {
   const rows: string[][] = [];
@@ -593,7 +598,7 @@ function targetsSection(r: Results): string {
   const ratioRow = (label: string, ours: (number | undefined)[], base: (number | undefined)[], goal: number): void => {
     const s = summarize(ratios(ours, base));
     if (!s) rows.push([label, 'not measured in this run', '–']);
-    else rows.push([label, fmtRatio(s), verdict(s.median >= goal, `by ${(goal - s.median).toFixed(3)}`)]);
+    else rows.push([label, fmtRatio(s), verdict(s.median >= goal, `by ${fmtMargin(goal - s.median)}`)]);
   };
   const h = r.http && !r.http.skipped ? r.http : undefined;
   if (h) {
