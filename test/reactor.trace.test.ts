@@ -31,6 +31,7 @@ describe('loop.trace', () => {
       const first = its.find((i) => i.reason === 'timer')!;
       expect(first.timerSeq).toBe(t100.seq);
       expect(first.timerDelay).toBe(100);
+      expect(first.lead).toBe(0.05); // a new loop has learnt no wake-up latency yet
       expect(first.timeout).toBeLessThanOrEqual(100);
       expect(first.timeout).toBeCloseTo(t100.deadline - first.start - 0.05, 3);
       expect(first.slept).toBeGreaterThanOrEqual(first.timeout - 0.001);
@@ -40,10 +41,15 @@ describe('loop.trace', () => {
       const ioIt = its.find((i) => i.events.length > 0)!;
       expect(ioIt.events).toEqual([r, sys.EPOLLIN]);
       expect(ioIt.callbacks[0]).toMatchObject({ kind: 'io', id: r, detail: sys.EPOLLIN });
+      // the loop's own alarm (its timerfd) ended the sleeps: it shows as 'alarm', never as I/O
+      const all = its.flatMap((i) => i.callbacks);
+      const alarm = all.find((c) => c.kind === 'alarm');
+      expect(alarm).toBeDefined();
+      expect(all.some((c) => c.kind === 'io' && c.id === alarm!.id)).toBe(false);
       // the last sleep waited for the 150 ms timer
       expect(its.at(-1)!.callbacks.some((c) => c.kind === 'timer')).toBe(true);
       const text = loop.trace.toText();
-      expect(text).toMatch(new RegExp(`timeout \\d+\\.\\d+ ms \\[timer #${t100.seq} \\(100 ms\\) is next\\]`));
+      expect(text).toMatch(new RegExp(`timeout \\d+\\.\\d+ ms \\[timer #${t100.seq} \\(100 ms\\) is next, alarm 0\\.050 ms early\\]`));
       expect(text).toMatch(new RegExp(`fd ${r} IN`));
       const chrome = loop.trace.toChromeTrace();
       expect(chrome.traceEvents.length).toBeGreaterThan(its.length);

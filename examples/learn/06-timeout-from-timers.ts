@@ -86,13 +86,19 @@ export async function run(io: LessonIO): Promise<Result> {
     const nameOf = (seq: number) => timers.find((t) => t.seq === seq)?.name ?? `#${seq}`;
     const explained = iterations.map((it) => {
       const chosenBy =
-        it.reason === 'timer' || it.reason === 'due' ? `timer ${nameOf(it.timerSeq)} (${it.timerDelay} ms)` : it.reason;
+        it.reason === 'timer'
+          ? `timer ${nameOf(it.timerSeq)} (${it.timerDelay} ms), ending ${fmt(it.lead, 3)} ms before its deadline`
+          : it.reason === 'due'
+            ? `timer ${nameOf(it.timerSeq)} (${it.timerDelay} ms)`
+            : it.reason;
+      // The loop's alarm (a timerfd in its epoll set) rings at the end of a timer's sleep.
+      const woke = it.callbacks.some((c) => c.kind === 'alarm') ? 'the alarm' : 'the timeout';
       const wokenBy =
         it.events.length > 0
           ? `fd ${it.events[0]} became ready, ${fmt(it.timeout - it.slept, 3)} ms before the timeout`
           : it.callbacks.some((c) => c.kind === 'timer')
-            ? `the timeout: timer ${it.callbacks.filter((c) => c.kind === 'timer').map((c) => nameOf(c.id)).join(', ')} due`
-            : 'the timeout';
+            ? `${woke}: timer ${it.callbacks.filter((c) => c.kind === 'timer').map((c) => nameOf(c.id)).join(', ')} due`
+            : woke;
       return { timeout: it.timeout, chosenBy, slept: it.slept, wokenBy };
     });
     say('Each sleep, explained:');

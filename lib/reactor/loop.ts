@@ -550,7 +550,8 @@ export class Loop extends EventEmitter {
     else if (first !== undefined && first.deadline <= now) reason = 'due';
     else reason = 'no-wait';
     const timer = reason === 'timer' || reason === 'due' || reason === 'peek' ? first : undefined;
-    this.trace._begin(this._counters.iterations, now, timeout, reason, timer?.seq ?? -1, timer?.delay ?? 0);
+    const lead = reason === 'timer' ? this.leadMs : 0;
+    this.trace._begin(this._counters.iterations, now, timeout, reason, timer?.seq ?? -1, timer?.delay ?? 0, lead);
   }
 
   private poll(timeout: number): number {
@@ -621,7 +622,9 @@ export class Loop extends EventEmitter {
       } catch (e) {
         this.report(e);
       }
-      if (this.tracing) this.trace._callback('io', w.fd, events[2 * i]!, t0, monotonicMs());
+      // The loop's own alarm timerfd is not the user's I/O: it shows as "alarm" (its event is
+      // left out of the iteration's event list too).
+      if (this.tracing) this.trace._callback(w._internal ? 'alarm' : 'io', w.fd, events[2 * i]!, t0, monotonicMs());
     }
     if (batchReads) streams.endReads();
   }

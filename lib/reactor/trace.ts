@@ -26,8 +26,8 @@ export type TimeoutReason =
   | 'peek'; // run() looking without sleeping before it may sleep
 
 export interface TracedCallback {
-  kind: 'io' | 'timer' | 'immediate' | 'deferred';
-  /** The fd (io), the timer's start sequence number (timer), or −1. */
+  kind: 'io' | 'timer' | 'immediate' | 'deferred' | 'alarm';
+  /** The fd (io; alarm: the loop's own timerfd), the timer's start sequence number (timer), or −1. */
   id: number;
   /** The event mask (io), or the lateness in ms (timer), else 0. */
   detail: number;
@@ -46,6 +46,11 @@ export interface TracedIteration {
   /** For reason 'timer' / 'due': the timer's start sequence number and delay. */
   timerSeq: number;
   timerDelay: number;
+  /**
+   * For reason 'timer': how long before the timer's deadline the sleep ends (ms) — `spinUs`
+   * plus the wake-up latency the loop has learnt (docs/loop.md); the rest is polled. Else 0.
+   */
+  lead: number;
   /** How long the wait really took (ms). */
   slept: number;
   /** (fd, mask) pairs returned by the wait. */
@@ -112,7 +117,7 @@ export class Tracer {
   // ── recording (called by the loop) ──
 
   /** @internal */
-  _begin(index: number, start: number, timeout: number, reason: TimeoutReason, timerSeq: number, timerDelay: number): void {
+  _begin(index: number, start: number, timeout: number, reason: TimeoutReason, timerSeq: number, timerDelay: number, lead: number): void {
     const it: TracedIteration = {
       index,
       start,
@@ -120,6 +125,7 @@ export class Tracer {
       reason,
       timerSeq,
       timerDelay,
+      lead,
       slept: 0,
       events: [],
       callbacks: [],
@@ -172,7 +178,7 @@ export class Tracer {
         tid: 1,
         ts: us(it.start),
         dur: Math.max(us(it.ms), 1),
-        args: { timeout: it.timeout, reason: it.reason, timer: it.timerSeq, events: it.events.length / 2 },
+        args: { timeout: it.timeout, reason: it.reason, timer: it.timerSeq, lead: it.lead, events: it.events.length / 2 },
       });
       events.push({
         name: it.timeout === 0 ? 'poll' : `sleep (timeout ${it.timeout === -1 ? '∞' : `${it.timeout.toFixed(3)} ms`}: ${it.reason})`,
@@ -205,7 +211,7 @@ export class Tracer {
     for (const it of this.records()) {
       const why =
         it.reason === 'timer'
-          ? `timer #${it.timerSeq} (${it.timerDelay} ms) is next`
+          ? `timer #${it.timerSeq} (${it.timerDelay} ms) is next${it.lead > 0 ? `, alarm ${it.lead.toFixed(3)} ms early` : ''}`
           : it.reason === 'due'
             ? `timer #${it.timerSeq} is due`
             : it.reason;
