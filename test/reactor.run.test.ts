@@ -345,7 +345,7 @@ describe('spinUs', () => {
   it('estimates the median wake-up latency, 1 µs per sample, unmoved by outliers', () => {
     const w = new WakeLatency();
     // 40 µs ± 5 µs, and one wake-up in five a stall of 2–20 ms (a preempted vCPU): the median
-    // of that mixture is ~42 µs; the stalls pull it no further than any other sample above it.
+    // of that mixture is ~41 µs; the stalls pull it no further than any other sample above it.
     let x = 12345;
     const rand = (): number => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 5000; i++) w.sample(rand() < 0.2 ? 2 + 18 * rand() : 0.035 + 0.01 * rand());

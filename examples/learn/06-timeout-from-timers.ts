@@ -93,12 +93,15 @@ export async function run(io: LessonIO): Promise<Result> {
             : it.reason;
       // The loop's alarm (a timerfd in its epoll set) rings at the end of a timer's sleep.
       const woke = it.callbacks.some((c) => c.kind === 'alarm') ? 'the alarm' : 'the timeout';
+      const due = it.callbacks.filter((c) => c.kind === 'timer').map((c) => nameOf(c.id));
       const wokenBy =
         it.events.length > 0
           ? `fd ${it.events[0]} became ready, ${fmt(it.timeout - it.slept, 3)} ms before the timeout`
-          : it.callbacks.some((c) => c.kind === 'timer')
-            ? `${woke}: timer ${it.callbacks.filter((c) => c.kind === 'timer').map((c) => nameOf(c.id)).join(', ')} due`
-            : woke;
+          : it.reason === 'peek'
+            ? `nothing: it did not sleep but polled${due.length > 0 ? ` until timer ${due.join(', ')} was due` : ''}`
+            : due.length > 0
+              ? `${woke}: timer ${due.join(', ')} due`
+              : woke;
       return { timeout: it.timeout, chosenBy, slept: it.slept, wokenBy };
     });
     say('Each sleep, explained:');
