@@ -460,26 +460,36 @@ function timersSection(t: TimersResult, charts: string[]): string {
   md += table(['variant', 'implementation', 'timers', 'early (fired before due)', 'p50', 'p90', 'p99', 'p99.9', 'max', 'GC'], rows);
   md += '\n\n';
   if (notes.length > 0) md += `${notes.map((n) => `- ${n}`).join('\n')}\n\n`;
-  const sched = t.runs.filter((r) => r.ok && r.variant === 'dense' && typeof r.meta?.scheduleMs === 'number');
+  const sched = medianPerImpl(t, 'dense', (meta) => meta.scheduleMs, ' ms');
   if (sched.length > 0) {
-    const byImpl = TIMER_ROWS.map((impl) => {
-      const s = summarize(sched.filter((r) => r.impl === impl).map((r) => r.meta!.scheduleMs as number));
-      return s ? `${impl} ${fmtNum(s.median, 1)} ms` : null;
-    }).filter(Boolean);
-    md += `Scheduling the dense set (one synchronous loop) took: ${byImpl.join(', ')}. The dense variant runs the loop at about its capacity (one timer due per µs): its lateness says whether a loop keeps up, and is very sensitive to per-timer cost; the sparse and idle variants are the precision tests (in the idle one every timer follows a sleep, so its lateness is mostly the wake-up).\n\n`;
+    md += `Scheduling the dense set (one synchronous loop) took: ${sched.join(', ')}. The dense variant runs the loop at about its capacity (one timer due per µs): its lateness says whether a loop keeps up, and is very sensitive to per-timer cost; the sparse and idle variants are the precision tests (in the idle one every timer follows a sleep, so its lateness is mostly the wake-up).\n\n`;
   }
   // What our loops learnt their wake-ups take (loop.stats().timers.wakeLatency at the end of
   // the idle set): their alarm rings that much before spinUs. Runs from before it existed lack it.
-  const learnt = t.runs.filter((r) => r.ok && r.variant === 'idle' && typeof (r.meta?.loopStats as { wakeLatencyUs?: unknown } | undefined)?.wakeLatencyUs === 'number');
+  const learnt = medianPerImpl(t, 'idle', (meta) => (meta.loopStats as { wakeLatencyUs?: unknown } | undefined)?.wakeLatencyUs, ' µs');
   if (learnt.length > 0) {
-    const byImpl = TIMER_ROWS.map((impl) => {
-      const s = summarize(learnt.filter((r) => r.impl === impl).map((r) => (r.meta!.loopStats as { wakeLatencyUs: number }).wakeLatencyUs));
-      return s ? `${impl} ${fmtNum(s.median, 1)} µs` : null;
-    }).filter(Boolean);
-    md += `The wake-up latency our loops learnt by the end of the idle set (the median time from the alarm's expiry to the loop running; the alarm rings that much before \`spinUs\`, see docs/loop.md): ${byImpl.join(', ')}.\n\n`;
+    md += `The wake-up latency our loops learnt by the end of the idle set (the median time from the alarm's expiry to the loop running; the alarm rings that much before \`spinUs\`, see docs/loop.md): ${learnt.join(', ')}.\n\n`;
   }
   for (const v of t.variants) md += `![Timer lateness, ${v.id}](timers-lateness-${v.id}.svg)\n\n`;
   return md;
+}
+
+/**
+ * "ours-standalone 45.9 ms", … : the median over rounds of one number from the children's meta
+ * line (`pick` returns it, or anything else where a run lacks it), per implementation that has it.
+ */
+function medianPerImpl(t: TimersResult, variant: string, pick: (meta: Record<string, unknown>) => unknown, unit: string): string[] {
+  const out: string[] = [];
+  for (const impl of TIMER_ROWS) {
+    const values: number[] = [];
+    for (const r of t.runs) {
+      const v = r.ok && r.variant === variant && r.impl === impl && r.meta ? pick(r.meta) : undefined;
+      if (typeof v === 'number') values.push(v);
+    }
+    const s = summarize(values);
+    if (s) out.push(`${impl} ${fmtNum(s.median, 1)}${unit}`);
+  }
+  return out;
 }
 
 // ── 4. Idle ─────────────────────────────────────────────────────────────────────────────────
