@@ -159,11 +159,6 @@ export class Loop extends EventEmitter {
   private autoAttachScheduled = false;
   private readonly autoAttach: boolean;
   private readonly spinMs: number;
-  /**
-   * How long before a timer the alarm rings (ms): spinMs plus the learned wake-up latency
-   * (deadline.ts), so that the poll starts about spinUs before the deadline; 0 with spinUs 0.
-   */
-  private leadMs = 0;
   private readonly wakeLatency = new WakeLatency();
   /** When the current iteration's wait began (ms), +∞ if it did not wait (a look, or a spin). */
   private waitStart = Number.POSITIVE_INFINITY;
@@ -183,7 +178,6 @@ export class Loop extends EventEmitter {
     const spinUs = options.spinUs ?? 50;
     if (typeof spinUs !== 'number' || !(spinUs >= 0) || spinUs > 1e6) throw outOfRange('options.spinUs', 'a number of µs from 0 to 1,000,000', spinUs);
     this.spinMs = spinUs / 1000;
-    this.leadMs = this.spinMs;
     this.events = new Uint32Array(2 * maxEvents);
     this.eventsBuffer = this.events.buffer as ArrayBuffer;
     this.epfd = sys.epoll_create1(sys.EPOLL_CLOEXEC);
@@ -990,7 +984,15 @@ export class Loop extends EventEmitter {
   _alarmRang(at: number): void {
     if (at < this.waitStart || this.spinMs === 0) return;
     this.wakeLatency.sample(this.time - at);
-    this.leadMs = this.spinMs + this.wakeLatency.value;
+  }
+
+  /**
+   * How long before a timer the alarm rings (ms): spinUs plus the learned wake-up latency
+   * (deadline.ts), so that the poll starts about spinUs before the deadline; 0 with spinUs 0
+   * (nothing is learnt then).
+   */
+  private get leadMs(): number {
+    return this.spinMs + this.wakeLatency.value;
   }
 
   /** @internal Used by the attached driver: is it inside a turn right now? */
