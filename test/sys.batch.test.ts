@@ -1,4 +1,5 @@
 // read_many / send_many: many fds in one native call.
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkFdsEachTest, expectArgError, sys, tcpPair, waitFd } from './helpers';
 
@@ -38,6 +39,34 @@ describe('read_many', () => {
     const ranges = new Int32Array([0, 8]);
     sys.read_many(new Int32Array([r]), 1, Buffer.alloc(8), ranges);
     expect(ranges[1]).toBe(-sys.errno.EBADF!);
+  });
+
+  // /proc/thread-self/io counts this thread's read(2)-family syscalls (syscr); recvfrom(2) is
+  // not one of them, so the count shows which call each fd got.
+  it.skipIf(!existsSync('/proc/thread-self/io'))('reads a socket with recvfrom(2) and anything else with read(2)', () => {
+    const syscr = (): number => Number(/^syscr: (\d+)$/m.exec(readFileSync('/proc/thread-self/io', 'latin1'))![1]);
+    const pairs = [tcpPair(), tcpPair(), tcpPair()];
+    pairs.forEach(([c], i) => expect(sys.send(c, Buffer.from(`sock${i}`))).toBe(5));
+    for (const [, s] of pairs) waitFd(s, sys.POLLIN, 1000);
+    sys.shutdown(pairs[2]![0], sys.SHUT_WR); // after its bytes: a second read of it sees EOF
+    const [pr, pw] = sys.pipe2(sys.O_NONBLOCK);
+    sys.write(pw, Buffer.from('pipe'));
+    const efd = sys.eventfd(7, sys.EFD_NONBLOCK);
+    const list = new Int32Array([pairs[0]![1], pr, pairs[1]![1], efd, pairs[2]![1], pairs[2]![1]]);
+    const ranges = new Int32Array([0, 16, 0, 16, 0, 16, 0, 8, 0, 16, 0, 16]);
+    const buf = Buffer.alloc(64);
+    const base = -syscr() + syscr(); // what reading the counter itself costs
+    const before = syscr();
+    const end = sys.read_many(list, 6, buf, ranges);
+    const reads = syscr() - before - base;
+    expect(reads).toBe(2); // the pipe and the eventfd; four socket reads, none a read(2)
+    expect(end).toBe(5 + 4 + 5 + 8 + 5);
+    expect(Array.from(ranges)).toEqual([0, 5, 5, 4, 9, 5, 14, 8, 22, 5, 27, 0]);
+    expect(buf.toString('latin1', 0, 14)).toBe('sock0pipesock1');
+    expect(buf.readBigUInt64LE(14)).toBe(7n);
+    expect(buf.toString('latin1', 22, 27)).toBe('sock2');
+    for (const [c, s] of pairs) [c, s].forEach(sys.close);
+    [pr, pw, efd].forEach(sys.close);
   });
 
   it('rejects bad arguments before any read', () => {

@@ -272,8 +272,10 @@ export const sendmsg = native.sendmsg;
  * into `buffer` right after the previous fd's bytes (the first at `start`), so the buffer fills
  * without gaps. On return `ranges[2i]` is where its bytes start and `ranges[2i+1]` the result:
  * bytes read, 0 for EOF, or −errno (−EAGAIN: not ready; −ENOBUFS: no room left, nothing read).
- * Nothing throws per fd. Returns the offset past the last byte. The loop reads every ready
- * socket of an iteration this way.
+ * Nothing throws per fd. Returns the offset past the last byte. A socket is read with
+ * `recvfrom(fd, …, 0, NULL, NULL)` — read(2) by definition, without read(2)'s trip through the
+ * VFS (~25 ns less per call here) — and any other fd (it answers `ENOTSOCK`) with read(2). The
+ * loop reads every ready socket of an iteration this way.
  */
 export const read_many = native.read_many;
 /**
