@@ -2,6 +2,9 @@
 // pause/resume, async iteration — under both drivers.
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkFdsEachTest, drivers, once, onLoop, pkg } from './helpers';
 
@@ -197,6 +200,79 @@ describe.each(drivers)('streams (%s driver)', (driver) => {
       return parts.join('');
     });
     expect(got).toBe('first|<resume>second<resume>');
+  });
+
+  it('edge-triggered: bytes still queued after a read that took its whole share are read without a new event', async () => {
+    // A Unix stream socket: one send() puts all 140 KiB in the peer's receive queue at once, and
+    // then nothing more arrives (no FIN either). A read takes at most 64 KiB, and no edge will
+    // announce the rest: the socket re-arms its registration after each full read (_readAgain).
+    const dir = mkdtempSync(join(tmpdir(), 'er-et-'));
+    try {
+      const got = await onLoop(driver, async (loop) => {
+        const total = 140 * 1024;
+        let received = 0;
+        let reads = 0;
+        let peer: Socket | null = null;
+        let done!: () => void;
+        const all = new Promise<void>((r) => (done = r));
+        const { server } = await new Promise<{ server: ReturnType<typeof net.createServer> }>((resolve) => {
+          const server = net.createServer({ loop }, (s) => {
+            peer = s;
+            s.on('data', (d) => {
+              reads++;
+              received += d.length;
+              if (received === total) done();
+            });
+          });
+          server.listen({ path: join(dir, 'et.sock') }, () => resolve({ server }));
+        });
+        const c = net.connect({ path: join(dir, 'et.sock'), loop });
+        await once(c, 'connect');
+        c.write(Buffer.alloc(total, 7));
+        const stuck = loop.setTimeout(() => done(), 3000); // fails below rather than hanging
+        await all;
+        stuck.close();
+        c.destroy();
+        (peer as Socket | null)?.destroy();
+        server.close();
+        await once(server, 'close');
+        return { received, reads };
+      });
+      expect(got.received).toBe(140 * 1024);
+      expect(got.reads).toBeGreaterThanOrEqual(3); // 64 + 64 + 12 KiB at most per read
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sockets are registered edge-triggered, the listener level-triggered (/proc/self/fdinfo of the epoll fd)', async () => {
+    const got = await onLoop(driver, async (loop) => {
+      let accepted = -1;
+      const { server, port } = await listen(loop, (s) => {
+        accepted = s.fd;
+        s.end('bye');
+      });
+      const c = net.connect({ port, host: '127.0.0.1', loop });
+      await once(c, 'data');
+      // fdinfo lists each registration as "tfd: <fd> events: <mask, hex> data: <token>".
+      const masks = new Map<number, number>();
+      for (const m of readFileSync(`/proc/self/fdinfo/${loop.epfd}`, 'latin1').matchAll(/tfd:\s+(\d+)\s+events:\s+([0-9a-f]+)/g)) {
+        masks.set(Number(m[1]), Number.parseInt(m[2]!, 16));
+      }
+      const listener = (server as unknown as { fd: number }).fd;
+      const result = { client: masks.get(c.fd)!, accepted: masks.get(accepted)!, listener: masks.get(listener)! };
+      await once(c, 'close');
+      server.close();
+      return result;
+    });
+    const { EPOLLET, EPOLLIN } = pkg.sys;
+    expect({ client: (got.client & EPOLLET) !== 0, accepted: (got.accepted & EPOLLET) !== 0, listener: (got.listener & EPOLLET) !== 0 }).toEqual({
+      client: true,
+      accepted: true,
+      listener: false,
+    });
+    expect(got.client & EPOLLIN).toBe(EPOLLIN);
+    expect(got.listener & EPOLLIN).toBe(EPOLLIN);
   });
 
   it('for await (const chunk of socket) reads to EOF', async () => {

@@ -6,9 +6,12 @@
  *   that is readable and wants data is read with one `read_many` call for all of them, into a
  *   shared slab, packed. Each `'data'` chunk is a view of the slab that nothing will ever write
  *   again: keep it, queue it, write it back — it stays valid. (A chunk keeps its slab alive; copy
- *   small chunks you hold for long with `Buffer.from(chunk)`.) One read per socket per iteration,
- *   level-triggered: a socket with more to read is served again next iteration, after the
- *   others and the timers, so a flooding peer cannot starve them.
+ *   small chunks you hold for long with `Buffer.from(chunk)`.) One read per socket per iteration:
+ *   a socket with more to read is served again next iteration, after the others and the timers,
+ *   so a flooding peer cannot starve them. Sockets are registered edge-triggered (`EPOLLET`):
+ *   the kernel then polls a reported socket once, not once more at the next wait to see whether
+ *   it is still ready. A read shorter than asked for has drained the socket (new bytes bring a
+ *   new edge); after one that got all it asked for, `_readAgain` re-arms the registration.
  * - **Writing**: a write made inside an iteration is collected and sent, with every other
  *   socket's, by one `send_many` when the iteration's callbacks are done (`MSG_NOSIGNAL`: a gone
  *   peer is EPIPE, never SIGPIPE). A write made outside an iteration (from a Node callback, a
@@ -31,6 +34,7 @@ const {
   EPOLLRDHUP,
   EPOLLERR,
   EPOLLHUP,
+  EPOLLET,
   EPOLLONESHOT,
   EAGAIN,
   SOL_SOCKET,
@@ -268,11 +272,11 @@ export class Socket extends EventEmitter implements StreamOwner {
     this.connected = true;
     // Reading starts at once, as in Node: data is held until someone consumes it.
     this._wantsRead = true;
-    this.watcher = this.loop.watch(fd, EPOLLIN | EPOLLRDHUP, onSocketEvents);
+    this.watcher = this.loop.watch(fd, EPOLLIN | EPOLLRDHUP | EPOLLET, onSocketEvents);
     this.watcher.data = this;
     this.watcher._onLoopClose = destroyOnLoopClose;
     this.loop._setStream(this.watcher, this);
-    this.interest = EPOLLIN | EPOLLRDHUP;
+    this.interest = EPOLLIN | EPOLLRDHUP | EPOLLET;
     if (!this.refed) this.watcher.unref();
     this.applyTcpOptions();
   }
@@ -370,7 +374,17 @@ export class Socket extends EventEmitter implements StreamOwner {
     } else if (n !== EAGAIN && n !== ENOBUFS) {
       this.destroy(sys.makeSystemError(-n, 'read'));
     }
-    // −EAGAIN: a spurious wake-up; −ENOBUFS: no room in this batch: both read next iteration.
+    // −EAGAIN: a spurious wake-up; −ENOBUFS: no room in this batch (see _readAgain).
+  }
+
+  /**
+   * @internal Its last read got all it asked for, or found no room in the batch: there may be
+   * more, and with an edge-triggered registration no new event would say so. EPOLL_CTL_MOD with
+   * the same mask makes the kernel poll the socket again and, if it is still readable, queue it
+   * for the next wait — where a level-triggered registration would have been reported anyway.
+   */
+  _readAgain(): void {
+    if (this.watcher !== null && !this.destroyed && this.interest & EPOLLIN) this.watcher.modify(this.interest);
   }
 
   /** Keeps a chunk nobody consumes yet (not flowing); reading stops at READ_HWM. */
@@ -430,9 +444,12 @@ export class Socket extends EventEmitter implements StreamOwner {
     let want = this.connecting ? EPOLLOUT : 0;
     if (this._wantsRead) want |= EPOLLIN | EPOLLRDHUP;
     if (this.queued > 0 && this.corks === 0) want |= EPOLLOUT;
-    // Interested in nothing: EPOLLHUP/EPOLLERR are reported whatever the mask, and would be
-    // reported again on every iteration (level-triggered). One-shot reports them once at most.
+    // Interested in nothing: EPOLLHUP/EPOLLERR are reported whatever the mask, and one-shot
+    // reports them once at most. Otherwise edge-triggered (see the top of this file); a MOD that
+    // adds EPOLLIN or EPOLLOUT makes the kernel look at the socket, so readiness that came while
+    // it was not asked for is reported then.
     if (want === 0) want = EPOLLONESHOT;
+    else want |= EPOLLET;
     if (want !== this.interest) {
       this.interest = want;
       watcher.modify(want);

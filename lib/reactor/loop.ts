@@ -609,7 +609,7 @@ export class Loop extends EventEmitter {
       const t0 = this.tracing ? monotonicMs() : 0;
       try {
         if (w._stream !== null) {
-          streams.deliverRead(w._stream);
+          streams.deliverRead(w._stream, events[2 * i]!);
           if (w._closed) continue;
         }
         w.callback(events[2 * i]!, w);

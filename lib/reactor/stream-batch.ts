@@ -8,9 +8,9 @@
  * Reads are packed (`sys.read_many`): each socket's bytes land in the shared read slab right
  * after the previous socket's, so the slab fills without gaps, and each chunk handed out is a
  * view no later read will overwrite. A socket reads at most its share of the room left
- * (between 4 KiB and 64 KiB); one that gets less than it could read stays readable and is
- * served next iteration (level-triggered), which also keeps a flooding peer from starving the
- * others.
+ * (between 4 KiB and 64 KiB); one whose read got all it asked for may have more, and is served
+ * next iteration (its owner re-arms an edge-triggered registration: `_readAgain`), which also
+ * keeps a flooding peer from starving the others.
  *
  * Writes (`sys.send_many`): a write made inside an iteration is collected with its socket; when
  * the iteration's callbacks are done, each socket's writes are copied, in order, into one region
@@ -41,6 +41,8 @@ export interface StreamOwner {
   _onBatchSent(sent: number): void;
   /** @internal A read result: n bytes (in `chunk`, a view of the read slab), 0 = EOF, or −errno. */
   _onRead(n: number, chunk: Buffer): void;
+  /** @internal Its read got all it asked for (or no room): it may have more, unannounced. */
+  _readAgain(): void;
   /**
    * @internal One of its writes of this iteration, in order, after the flush: fully sent
    * (its callback succeeds), partly sent (the rest is queued), or failed.
@@ -97,6 +99,9 @@ class WriteSet {
 }
 
 const EMPTY = new Uint8Array(0);
+const ENOBUFS = -sys.errno.ENOBUFS!;
+/** Event bits that say a read after the bytes will find an EOF or an error. */
+const CLOSING = sys.EPOLLRDHUP | sys.EPOLLHUP | sys.EPOLLERR;
 /** _batchSent of a writer whose whole batch is settled already (no errno is this large). */
 const SETTLED = -0x7fffffff;
 const NO_OWNER = null as unknown as StreamOwner;
@@ -132,6 +137,8 @@ export class StreamBatch {
   private readRangesAB = this.readRanges.buffer;
   private readers: StreamOwner[] = [];
   private readCount = 0;
+  /** What each read of the current batch asked for (readAll). */
+  private readShare = 0;
 
   // Double-buffered: writes made while a flush settles (a 'drain' listener writing) go to the
   // other set, and are sent by the next flush.
@@ -176,19 +183,26 @@ export class StreamBatch {
       this.slabBorn = now;
     }
     const share = Math.min(MAX_SHARE, Math.max(MIN_SHARE, Math.floor((SLAB_SIZE - this.slabUsed) / count)));
+    this.readShare = share;
     const ranges = this.readRanges;
     for (let i = 0; i < count; i++) ranges[2 * i + 1] = share;
     this.slabUsed = read_many(this.readFdsAB, count, this.slab, this.readRangesAB, this.slabUsed);
   }
 
-  /** Pass 2: hands `owner` its read result (if it had one this batch). */
-  deliverRead(owner: StreamOwner): void {
+  /** Pass 2: hands `owner` its read result (if it had one this batch); `events` is its epoll mask. */
+  deliverRead(owner: StreamOwner, events: number): void {
     const k = owner._readSlot;
     if (k < 0) return;
     owner._readSlot = -1;
     const n = this.readRanges[2 * k + 1]!;
     const start = this.readRanges[2 * k]!;
     owner._onRead(n, n > 0 ? (new SlabChunk(this.slab, start, n) as Buffer) : EMPTY_BUFFER);
+    // Maybe more, that no new edge will announce: the read got all it asked for (its share, or
+    // the rest of the slab) or found no room; or the peer's FIN or an error came with the bytes
+    // (a read returns the bytes first; the EOF or the error is for the next one).
+    if (n === this.readShare || n === ENOBUFS || (n > 0 && (start + n === SLAB_SIZE || events & CLOSING))) {
+      owner._readAgain();
+    }
   }
 
   /** After dispatch: forget this batch's reads (results not delivered are dropped: closed owners). */
