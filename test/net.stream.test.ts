@@ -245,6 +245,34 @@ describe.each(drivers)('streams (%s driver)', (driver) => {
     }
   });
 
+  it('edge-triggered: bytes and a reset in one event give the bytes, then the error', async () => {
+    // The peer sends 'x' and resets (SO_LINGER 0) before our loop looks: one event carries
+    // EPOLLIN | EPOLLERR | EPOLLHUP. The read returns 'x' (a short read); the error is for the
+    // next read, which no new edge would prompt: the socket re-arms (_readAgain).
+    const got = await onLoop(driver, async (loop) => {
+      const { sys } = pkg;
+      let accepted!: (s: Socket) => void;
+      const connection = new Promise<Socket>((r) => (accepted = r));
+      const { server, port } = await listen(loop, (s) => accepted(s));
+      const fd = sys.socket(sys.AF_INET, sys.SOCK_STREAM | sys.SOCK_NONBLOCK);
+      sys.connect(fd, '127.0.0.1', port);
+      const s = await connection;
+      const seen: string[] = [];
+      s.on('data', (d) => seen.push(`data ${d.toString()}`));
+      s.on('error', (e) => seen.push(`error ${(e as { code?: string }).code}`));
+      const closed = new Promise((r) => s.on('close', r));
+      expect(sys.send(fd, Buffer.from('x'))).toBe(1);
+      sys.setsockopt(fd, sys.SOL_SOCKET, sys.SO_LINGER, sys.linger(true, 0));
+      sys.close(fd); // RST
+      const stuck = loop.setTimeout(() => s.destroy(), 3000); // fails below rather than hanging
+      await closed;
+      stuck.close();
+      server.close();
+      return seen;
+    });
+    expect(got).toEqual(['data x', 'error ECONNRESET']);
+  });
+
   it('sockets are registered edge-triggered, the listener level-triggered (/proc/self/fdinfo of the epoll fd)', async () => {
     const got = await onLoop(driver, async (loop) => {
       let accepted = -1;
