@@ -215,17 +215,16 @@ describe.each(drivers)('streams (%s driver)', (driver) => {
         let peer: Socket | null = null;
         let done!: () => void;
         const all = new Promise<void>((r) => (done = r));
-        const { server } = await new Promise<{ server: ReturnType<typeof net.createServer> }>((resolve) => {
-          const server = net.createServer({ loop }, (s) => {
-            peer = s;
-            s.on('data', (d) => {
-              reads++;
-              received += d.length;
-              if (received === total) done();
-            });
+        const server = net.createServer({ loop }, (s) => {
+          peer = s;
+          s.on('data', (d) => {
+            reads++;
+            received += d.length;
+            if (received === total) done();
           });
-          server.listen({ path: join(dir, 'et.sock') }, () => resolve({ server }));
         });
+        server.listen({ path: join(dir, 'et.sock') });
+        await once(server, 'listening');
         const c = net.connect({ path: join(dir, 'et.sock'), loop });
         await once(c, 'connect');
         c.write(Buffer.alloc(total, 7));

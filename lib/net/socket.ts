@@ -11,7 +11,8 @@
  *   so a flooding peer cannot starve them. Sockets are registered edge-triggered (`EPOLLET`):
  *   the kernel then polls a reported socket once, not once more at the next wait to see whether
  *   it is still ready. A read shorter than asked for has drained the socket (new bytes bring a
- *   new edge); after one that got all it asked for, `_readAgain` re-arms the registration.
+ *   new edge), unless its event also carried a FIN or an error (those are for the next read);
+ *   after such a read, or one that got all it asked for, `_readAgain` re-arms the registration.
  * - **Writing**: a write made inside an iteration is collected and sent, with every other
  *   socket's, by one `send_many` when the iteration's callbacks are done (`MSG_NOSIGNAL`: a gone
  *   peer is EPIPE, never SIGPIPE). A write made outside an iteration (from a Node callback, a
