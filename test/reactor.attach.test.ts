@@ -119,10 +119,37 @@ describe('attach()', () => {
         expect(firedAt).toBeGreaterThanOrEqual(due);
       }
       // Each alarm woke Node's loop, then us: that took some time, learnt 1 µs at a time (40
-      // sleeps: at most 40 µs, give or take the rounding of 40 additions of 0.001).
+      // timers, two alarms each — a pre-wake and the last: at most 80 µs, give or take the
+      // rounding of 80 additions of 0.001).
       const learnt = l.stats().timers.wakeLatency;
       expect(learnt).toBeGreaterThan(0);
-      expect(learnt).toBeLessThanOrEqual(0.04 + 1e-9);
+      expect(learnt).toBeLessThanOrEqual(0.08 + 1e-9);
+    } finally {
+      l.close({ force: true });
+    }
+  });
+
+  it('wakes Node a pre-wake early for a timer under 100 ms away, then at the lead', async () => {
+    const l = new Loop();
+    try {
+      l.attach();
+      // A new loop has learnt no wake-up latency: the lead is spinUs, 50 µs.
+      const t = l.setTimeout(() => {}, 20);
+      expect(l._wakeDeadline()).toBeCloseTo(t.deadline - 0.3, 6);
+      const far = new Loop();
+      const t2 = far.setTimeout(() => {}, 150);
+      expect(far._wakeDeadline()).toBeCloseTo(t2.deadline - 0.05, 6); // 100 ms or more: no pre-wake
+      far.close({ force: true });
+      // after the pre-wake, Node is woken at the lead, and the timer runs on time
+      const lateness = await new Promise<number>((done) => {
+        t.close();
+        const t3 = l.setTimeout(() => done(l.now() - t3.deadline), 5);
+      });
+      expect(lateness).toBeGreaterThanOrEqual(0);
+      const still = new Loop({ spinUs: 0 });
+      const t4 = still.setTimeout(() => {}, 20);
+      expect(still._wakeDeadline()).toBe(t4.deadline); // spinUs 0: to the deadline
+      still.close({ force: true });
     } finally {
       l.close({ force: true });
     }

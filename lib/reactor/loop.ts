@@ -56,6 +56,25 @@ const STREAM_SLICE = 64;
  */
 const MIN_SLEEP_MS = 0.15;
 /**
+ * With spinUs > 0, a sleep before a timer that would last longer than this + MIN_SLEEP_MS (ms)
+ * ends this much earlier, a pre-wake, and the loop sleeps the rest again: the sleep the timer's
+ * precision depends on is always short. A CPU that idles long is slow to wake now and then: on
+ * a virtual machine a vCPU halted longer than the host's halt-polling window (KVM's
+ * halt_poll_ns, 200 µs by default) is scheduled out, and waking it goes through the host's
+ * scheduler; on bare metal the idle governor picks a deeper C-state for a longer sleep. On the
+ * 2-vCPU VM of docs/benchmarks.md, a plain C timerfd loop's p98 wake-up latency was 47–51 µs
+ * after sleeps of 50–200 µs, 103–127 µs after sleeps of 0.4–3.2 ms, and 58–62 µs after the
+ * same sleeps with a pre-wake 250 µs before the deadline. It costs one more wake-up (a few µs
+ * of CPU) per timer slept for.
+ */
+const PRE_WAKE_MS = 0.25;
+/**
+ * No pre-wake before a sleep this long or longer (ms): a loop that sleeps that long is idle,
+ * and keeps one wake-up per timer (what a laptop's battery, and the benchmarks' idle target,
+ * count) rather than two for a shorter tail.
+ */
+const PRE_WAKE_MAX_MS = 100;
+/**
  * The per-iteration queues (due timers, immediates) are counted arrays that keep their backing
  * store; after a batch larger than this they are emptied, so that a burst does not pin its
  * memory (100,000 immediates: 800 KB of array) for the life of the loop.
@@ -93,7 +112,9 @@ export interface LoopOptions {
    * recent wake-ups, learned as it runs, at most 200 µs; `stats().timers.wakeLatency`), so that
    * the poll starts about spinUs before the deadline. Nor does the loop sleep for less than
    * 150 µs (a deadline less than that past the alarm's lead is polled for all the way): that
-   * short a sleep is not worth its wake-up. Larger values trade that much CPU per timer for
+   * short a sleep is not worth its wake-up. And a sleep that would last from 400 µs to 100 ms
+   * ends 250 µs early (a pre-wake) and sleeps the rest again: a CPU idle for long is slower to
+   * wake (docs/loop.md, "A short last sleep"). Larger values trade that much CPU per timer for
    * precision; 0 always sleeps, to the deadline. Both drivers: attached, the alarm wakes Node's
    * loop that early and the turn polls through the rest (Node waits that long).
    */
@@ -472,7 +493,7 @@ export class Loop extends EventEmitter {
     // With spinUs, sleep only until that long before the deadline (plus a wake-up's latency:
     // leadMs), then poll (see LoopOptions);
     // and only if the sleep would last more than MIN_SLEEP_MS, else poll all the way.
-    const ms = first.deadline - this.leadMs - now;
+    const ms = this.alarmAt(first.deadline, now) - now;
     if (ms <= 0 || (this.spinMs > 0 && ms <= MIN_SLEEP_MS)) return 0;
     if (ms >= INT_MAX) return INT_MAX;
     // Round up, never down: waking before the deadline would only mean waiting again.
@@ -544,7 +565,7 @@ export class Loop extends EventEmitter {
     else if (first !== undefined && first.deadline <= now) reason = 'due';
     else reason = 'no-wait';
     const timer = reason === 'timer' || reason === 'due' || reason === 'peek' ? first : undefined;
-    const lead = reason === 'timer' ? this.leadMs : 0;
+    const lead = reason === 'timer' ? this.alarmLead(first!.deadline, now) : 0;
     this.trace._begin(this._counters.iterations, now, timeout, reason, timer?.seq ?? -1, timer?.delay ?? 0, lead);
   }
 
@@ -807,21 +828,12 @@ export class Loop extends EventEmitter {
           const spinUntil = timeout === 0 ? this.spinDeadline(now) : -1;
           if (mayBlock || (timeout === 0 && spinUntil < 0)) {
             mayBlock = false;
-            let quiet = spinUntil > 0 ? this.spinTurn(spinUntil) : this.sleepTurn(timeout, now);
+            const quiet = spinUntil > 0 ? this.spinTurn(spinUntil) : this.sleepTurn(timeout, now);
             // Woke with nothing run — typically the alarm ahead of a timer: no JavaScript
-            // has run since the yield, so go on waiting here (spin, or sleep again) rather than
-            // through another promise job, nextTick, look and yield. Their garbage and time
-            // were half of what an idle loop spent per timer.
-            while (quiet && !this.stopRequested && this.alive) {
-              const t = monotonicMs();
-              const next = this.timeoutAt(t);
-              if (next > 0) quiet = this.sleepTurn(next, t);
-              else {
-                const until = this.spinDeadline(t);
-                if (until < 0) break;
-                quiet = this.spinTurn(until);
-              }
-            }
+            // has run since the yield, so go on waiting here rather than through another
+            // promise job, nextTick, look and yield. Their garbage and time were half of what
+            // an idle loop spent per timer.
+            if (quiet) this.waitOn();
           } else {
             // About to wait (sleep or spin): look first, and if nothing is ready, yield to Node
             // once, so that nothing queued elsewhere waits for our wake-up.
@@ -848,9 +860,30 @@ export class Loop extends EventEmitter {
     });
   }
 
+  /**
+   * After an iteration that ran nothing of the user's (woken by the alarm ahead of a timer, or
+   * by a pre-wake): go on waiting — sleep again, or poll — until an iteration runs something,
+   * the loop stops or dies, or the timer is due with nothing left to wait (then returns true:
+   * still quiet, the caller runs it).
+   */
+  private waitOn(): boolean {
+    let quiet = true;
+    while (quiet && !this.stopRequested && this.alive) {
+      const t = monotonicMs();
+      const next = this.timeoutAt(t);
+      if (next > 0) quiet = this.sleepTurn(next, t);
+      else {
+        const until = this.spinDeadline(t);
+        if (until < 0) break;
+        quiet = this.spinTurn(until);
+      }
+    }
+    return quiet;
+  }
+
   /** An iteration that sleeps up to `timeout` ms (> 0): the alarm timerfd rings on time. */
   private sleepTurn(timeout: number, now: number): boolean {
-    this.armForSleep(timeout);
+    this.armForSleep(timeout, now);
     return this._turn(timeout, now);
   }
 
@@ -867,7 +900,10 @@ export class Loop extends EventEmitter {
 
   /**
    * One iteration, blocking in epoll_wait until an event or the nearest timer if needed.
-   * Returns whether the loop is still alive. Returns at once when nothing is alive.
+   * Returns whether the loop is still alive. Returns at once when nothing is alive. Like libuv's
+   * UV_RUN_ONCE it makes progress: a wake-up that ran nothing (the loop's alarm rings ahead of
+   * a timer, see LoopOptions.spinUs) waits on, so a call that waited for a timer returns after
+   * running it (`stats().iterations` counts each wake-up).
    * Synchronous: promise jobs run only after the caller returns to the event loop.
    */
   runOnce(): boolean {
@@ -885,8 +921,12 @@ export class Loop extends EventEmitter {
       const now = monotonicMs();
       if (!this.stopRequested && this.alive) {
         const timeout = mayBlock ? this.timeoutAt(now) : 0;
-        this.armForSleep(timeout);
-        this._turn(timeout, now);
+        this.armForSleep(timeout, now);
+        // runOnce makes progress, as libuv's UV_RUN_ONCE does: a wake-up that ran nothing (the
+        // alarm rings ahead of a timer) waits on, and a timer due by then runs.
+        if (this._turn(timeout, now) && mayBlock && this.waitOn() && !this.stopRequested && this.alive) {
+          this._turn(0, monotonicMs());
+        }
       } else this.time = now;
     } finally {
       this.leave();
@@ -972,8 +1012,24 @@ export class Loop extends EventEmitter {
   }
 
   /** Before a sleep with a timer to wake for: the timerfd rings on time (see deadline.ts). */
-  private armForSleep(timeout: number): void {
-    if (timeout > 0) this._armDeadline(this.timers.peek()!.deadline - this.leadMs);
+  private armForSleep(timeout: number, now: number): void {
+    if (timeout > 0) this._armDeadline(this.alarmAt(this.timers.peek()!.deadline, now));
+  }
+
+  /**
+   * When, seen from `now`, the loop must wake for a timer due at `deadline` (ms): leadMs before
+   * it, and with spinUs > 0, PRE_WAKE_MS before that if the sleep would be long (see PRE_WAKE_MS;
+   * waking then, the loop sleeps again until the lead).
+   */
+  private alarmAt(deadline: number, now: number): number {
+    return deadline - this.alarmLead(deadline, now);
+  }
+
+  /** How long before `deadline` the alarm for it rings, seen from `now` (ms): see alarmAt. */
+  private alarmLead(deadline: number, now: number): number {
+    const lead = this.leadMs;
+    const ms = deadline - lead - now;
+    return this.spinMs > 0 && ms > PRE_WAKE_MS + MIN_SLEEP_MS && ms < PRE_WAKE_MAX_MS ? lead + PRE_WAKE_MS : lead;
   }
 
   /**
@@ -1008,7 +1064,7 @@ export class Loop extends EventEmitter {
   _wakeDeadline(): number {
     if (this.workPending()) return 0;
     const first = this.timers.peek();
-    return first === undefined ? -1 : first.deadline - this.leadMs;
+    return first === undefined ? -1 : this.alarmAt(first.deadline, monotonicMs());
   }
 
   /**
