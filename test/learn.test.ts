@@ -131,7 +131,7 @@ describe('the course, quick mode', () => {
     const woken = r.iterations.find((it: { events: number[] }) => it.events.includes(r.pipeFd));
     expect(woken).toBeDefined();
     expect(woken.slept).toBeLessThan(woken.timeout);
-    expect(r.text).toMatch(/timeout \d+\.\d+ ms \[timer #\d+ \(10 ms\) is next, alarm 0\.\d\d\d ms early\]/);
+    expect(r.text).toMatch(/timeout \d+\.\d+ ms \[timer #\d+ \(10 ms\) is next, alarm 0\.0\d\d ms early\]/);
     expect(JSON.parse(readFileSync(traceJson, 'utf8')).traceEvents.length).toBeGreaterThan(r.iterations.length);
     expect(gone(r.childPid)).toBe(true);
   });

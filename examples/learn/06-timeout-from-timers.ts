@@ -94,9 +94,6 @@ export async function run(io: LessonIO): Promise<Result> {
       // The loop's alarm (a timerfd in its epoll set) rings at the end of a timer's sleep.
       const woke = it.callbacks.some((c) => c.kind === 'alarm') ? 'the alarm' : 'the timeout';
       const due = it.callbacks.filter((c) => c.kind === 'timer').map((c) => nameOf(c.id));
-      // The alarm rang ahead of the deadline (the timeout ended `lead` ms before it): the loop
-      // sleeps again, briefly, or polls the rest (docs/loop.md).
-      const ahead = it.timeout + it.lead - it.slept;
       const wokenBy =
         it.events.length > 0
           ? `fd ${it.events[0]} became ready, ${fmt(it.timeout - it.slept, 3)} ms before the timeout`
@@ -104,7 +101,7 @@ export async function run(io: LessonIO): Promise<Result> {
             ? `nothing: it did not sleep but polled${due.length > 0 ? ` until timer ${due.join(', ')} was due` : ''}`
             : due.length > 0
               ? `${woke}: timer ${due.join(', ')} due`
-              : `${woke}, ${fmt(Math.max(ahead, 0), 3)} ms before the deadline: nothing due yet`;
+              : woke;
       return { timeout: it.timeout, chosenBy, slept: it.slept, wokenBy };
     });
     say('Each sleep, explained:');

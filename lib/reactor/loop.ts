@@ -56,16 +56,17 @@ const STREAM_SLICE = 64;
  */
 const MIN_SLEEP_MS = 0.15;
 /**
- * With spinUs > 0, a sleep before a timer that would last longer than this + MIN_SLEEP_MS (ms)
- * ends this much earlier, a pre-wake, and the loop sleeps the rest again: the sleep the timer's
- * precision depends on is always short. A CPU that idles long is slow to wake now and then: on
- * a virtual machine a vCPU halted longer than the host's halt-polling window (KVM's
- * halt_poll_ns, 200 µs by default) is scheduled out, and waking it goes through the host's
- * scheduler; on bare metal the idle governor picks a deeper C-state for a longer sleep. On the
- * 2-vCPU VM of docs/benchmarks.md, a plain C timerfd loop's p98 wake-up latency was 47–51 µs
- * after sleeps of 50–200 µs, 103–127 µs after sleeps of 0.4–3.2 ms, and 58–62 µs after the
- * same sleeps with a pre-wake 250 µs before the deadline. It costs one more wake-up (a few µs
- * of CPU) per timer slept for.
+ * Attached, with spinUs > 0: when Node's loop would sleep longer than this + MIN_SLEEP_MS (ms)
+ * before a timer, the alarm wakes it this much earlier — a pre-wake — and then again at the
+ * lead, so that the sleep the timer's precision depends on is a short one. A CPU idle for long
+ * is slow to wake now and then: on a virtual machine a vCPU halted longer than the host's
+ * halt-polling window (KVM's halt_poll_ns, 200 µs by default) is scheduled out, and waking it
+ * goes through the host's scheduler; on bare metal the idle governor picks a deeper C-state
+ * for a longer sleep. On the 2-vCPU VM of docs/benchmarks.md a plain C timerfd loop's p98
+ * wake-up latency was 47–51 µs after sleeps of 50–200 µs, 103–127 µs after 0.4–3.2 ms, and
+ * 58–62 µs after the same long sleeps with a pre-wake 250 µs ahead. Attached to Node it cut
+ * the idle timer set's p99 (docs/loop.md, "A short last sleep"); standalone, measured the same
+ * way, it doubled the timers stalled for milliseconds, so standalone sleeps once.
  */
 const PRE_WAKE_MS = 0.25;
 /**
@@ -112,11 +113,11 @@ export interface LoopOptions {
    * recent wake-ups, learned as it runs, at most 200 µs; `stats().timers.wakeLatency`), so that
    * the poll starts about spinUs before the deadline. Nor does the loop sleep for less than
    * 150 µs (a deadline less than that past the alarm's lead is polled for all the way): that
-   * short a sleep is not worth its wake-up. And a sleep that would last from 400 µs to 100 ms
-   * ends 250 µs early (a pre-wake) and sleeps the rest again: a CPU idle for long is slower to
-   * wake (docs/loop.md, "A short last sleep"). Larger values trade that much CPU per timer for
+   * short a sleep is not worth its wake-up. Larger values trade that much CPU per timer for
    * precision; 0 always sleeps, to the deadline. Both drivers: attached, the alarm wakes Node's
-   * loop that early and the turn polls through the rest (Node waits that long).
+   * loop that early and the turn polls through the rest (Node waits that long); and before a
+   * sleep of Node's from 400 µs to 100 ms, it wakes Node 250 µs earlier still, once (a
+   * pre-wake: docs/loop.md, "A short last sleep").
    */
   spinUs?: number;
 }
@@ -493,7 +494,7 @@ export class Loop extends EventEmitter {
     // With spinUs, sleep only until that long before the deadline (plus a wake-up's latency:
     // leadMs), then poll (see LoopOptions);
     // and only if the sleep would last more than MIN_SLEEP_MS, else poll all the way.
-    const ms = this.alarmAt(first.deadline, now) - now;
+    const ms = first.deadline - this.leadMs - now;
     if (ms <= 0 || (this.spinMs > 0 && ms <= MIN_SLEEP_MS)) return 0;
     if (ms >= INT_MAX) return INT_MAX;
     // Round up, never down: waking before the deadline would only mean waiting again.
@@ -565,7 +566,7 @@ export class Loop extends EventEmitter {
     else if (first !== undefined && first.deadline <= now) reason = 'due';
     else reason = 'no-wait';
     const timer = reason === 'timer' || reason === 'due' || reason === 'peek' ? first : undefined;
-    const lead = reason === 'timer' ? this.alarmLead(first!.deadline, now) : 0;
+    const lead = reason === 'timer' ? this.leadMs : 0;
     this.trace._begin(this._counters.iterations, now, timeout, reason, timer?.seq ?? -1, timer?.delay ?? 0, lead);
   }
 
@@ -861,8 +862,8 @@ export class Loop extends EventEmitter {
   }
 
   /**
-   * After an iteration that ran nothing of the user's (woken by the alarm ahead of a timer, or
-   * by a pre-wake): go on waiting — sleep again, or poll — until an iteration runs something,
+   * After an iteration that ran nothing of the user's (woken by the alarm ahead of a timer):
+   * go on waiting — sleep again, or poll — until an iteration runs something,
    * the loop stops or dies, or the timer is due with nothing left to wait (then returns true:
    * still quiet, the caller runs it).
    */
@@ -883,7 +884,7 @@ export class Loop extends EventEmitter {
 
   /** An iteration that sleeps up to `timeout` ms (> 0): the alarm timerfd rings on time. */
   private sleepTurn(timeout: number, now: number): boolean {
-    this.armForSleep(timeout, now);
+    this.armForSleep(timeout);
     return this._turn(timeout, now);
   }
 
@@ -921,7 +922,7 @@ export class Loop extends EventEmitter {
       const now = monotonicMs();
       if (!this.stopRequested && this.alive) {
         const timeout = mayBlock ? this.timeoutAt(now) : 0;
-        this.armForSleep(timeout, now);
+        this.armForSleep(timeout);
         // runOnce makes progress, as libuv's UV_RUN_ONCE does: a wake-up that ran nothing (the
         // alarm rings ahead of a timer) waits on, and a timer due by then runs.
         if (this._turn(timeout, now) && mayBlock && this.waitOn() && !this.stopRequested && this.alive) {
@@ -1012,24 +1013,8 @@ export class Loop extends EventEmitter {
   }
 
   /** Before a sleep with a timer to wake for: the timerfd rings on time (see deadline.ts). */
-  private armForSleep(timeout: number, now: number): void {
-    if (timeout > 0) this._armDeadline(this.alarmAt(this.timers.peek()!.deadline, now));
-  }
-
-  /**
-   * When, seen from `now`, the loop must wake for a timer due at `deadline` (ms): leadMs before
-   * it, and with spinUs > 0, PRE_WAKE_MS before that if the sleep would be long (see PRE_WAKE_MS;
-   * waking then, the loop sleeps again until the lead).
-   */
-  private alarmAt(deadline: number, now: number): number {
-    return deadline - this.alarmLead(deadline, now);
-  }
-
-  /** How long before `deadline` the alarm for it rings, seen from `now` (ms): see alarmAt. */
-  private alarmLead(deadline: number, now: number): number {
-    const lead = this.leadMs;
-    const ms = deadline - lead - now;
-    return this.spinMs > 0 && ms > PRE_WAKE_MS + MIN_SLEEP_MS && ms < PRE_WAKE_MAX_MS ? lead + PRE_WAKE_MS : lead;
+  private armForSleep(timeout: number): void {
+    if (timeout > 0) this._armDeadline(this.timers.peek()!.deadline - this.leadMs);
   }
 
   /**
@@ -1059,12 +1044,15 @@ export class Loop extends EventEmitter {
   /**
    * @internal The earliest instant the attached driver must wake at (ms), −1 for never, 0 for
    * now: for a timer, leadMs (spinUs and a wake-up's latency) before its deadline (the turn
-   * then polls through the rest).
+   * then polls through the rest); PRE_WAKE_MS before that if Node would sleep long until then.
    */
   _wakeDeadline(): number {
     if (this.workPending()) return 0;
     const first = this.timers.peek();
-    return first === undefined ? -1 : this.alarmAt(first.deadline, monotonicMs());
+    if (first === undefined) return -1;
+    const at = first.deadline - this.leadMs;
+    const ms = at - monotonicMs();
+    return this.spinMs > 0 && ms > PRE_WAKE_MS + MIN_SLEEP_MS && ms < PRE_WAKE_MAX_MS ? at - PRE_WAKE_MS : at;
   }
 
   /**

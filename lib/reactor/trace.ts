@@ -48,9 +48,7 @@ export interface TracedIteration {
   timerDelay: number;
   /**
    * For reason 'timer': how long before the timer's deadline the sleep ends (ms) — `spinUs`
-   * plus the wake-up latency the loop has learnt (docs/loop.md); the rest is polled. 250 µs
-   * more for a pre-wake (a sleep of 400 µs to 100 ms: the loop then sleeps again, briefly).
-   * Else 0.
+   * plus the wake-up latency the loop has learnt (docs/loop.md); the rest is polled. Else 0.
    */
   lead: number;
   /** How long the wait really took (ms). */
