@@ -68,14 +68,13 @@ describe('run modes', () => {
       await loop.run();
     }
     expect(loop.stats().timers.wakeLatency).toBeGreaterThan(0);
+    // Five tries: without the waiting on, a try passes only if its wake-up came later than
+    // the lead (the timer was due by then), which is the exception.
     for (let i = 0; i < 5; i++) {
       let fired = 0;
       loop.setTimeout(() => fired++, 5);
-      const before = loop.stats().iterations;
       expect(loop.runOnce()).toBe(false);
       expect(fired).toBe(1);
-      // the alarm's wake-up and the poll to the deadline are iterations of their own
-      expect(loop.stats().iterations - before).toBeGreaterThanOrEqual(2);
     }
   });
 
