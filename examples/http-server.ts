@@ -4,9 +4,10 @@
  *
  *   node dist/examples/http-server.js --port 8080 [--host 127.0.0.1] [--driver standalone|node] [--stats]
  *
- * Every request gets the same 13-byte body. Requests are parsed straight out of the chunks the
- * socket hands us (views of its read slab: no copy unless a request spans two reads); all the
- * responses to one chunk's pipelined requests leave in one write.
+ * Every request gets the same 13-byte body. Requests are parsed straight out of the bytes the
+ * socket reads (`socket.onread`: a range of the loop's read slab, no chunk object, no copy unless
+ * a request spans two reads); all the responses to one read's pipelined requests leave in one
+ * write.
  *
  * Answers and limits:
  * - 400 Bad Request for a malformed request line or header line (then close);
@@ -104,21 +105,21 @@ function nextLF(b: Buffer, i: number, limit: number): number {
 }
 
 /**
- * One pass over the bytes: request line, header lines up to the empty line, body. Stops at the
- * first incomplete request (parsedEnd marks where it starts) or the first error.
+ * One pass over the bytes `b[start]` to `b[stop - 1]`: request line, header lines up to the empty
+ * line, body. Stops at the first incomplete request (parsedEnd marks where it starts) or the first
+ * error.
  */
-function parse(b: Buffer): void {
+function parse(b: Buffer, start: number, stop: number): void {
   parsedCount = 0;
-  parsedEnd = 0;
+  parsedEnd = start;
   parsedClose = false;
   parsedError = 0;
-  const length = b.length;
-  let pos = 0;
-  while (pos < length) {
-    const limit = Math.min(length, pos + MAX_HEAD + 4);
+  let pos = start;
+  while (pos < stop) {
+    const limit = Math.min(stop, pos + MAX_HEAD + 4);
     const lineEnd = nextLF(b, pos, limit);
     if (lineEnd < 0) {
-      if (limit < length || length - pos > MAX_HEAD) parsedError = 431;
+      if (limit < stop || stop - pos > MAX_HEAD) parsedError = 431;
       return;
     }
     if (b[lineEnd - 1] !== CR || !validRequestLine(b, pos, lineEnd - 1)) {
@@ -132,7 +133,7 @@ function parse(b: Buffer): void {
     for (;;) {
       const next = nextLF(b, line, limit);
       if (next < 0) {
-        if (limit < length) parsedError = 431;
+        if (limit < stop) parsedError = 431;
         return; // the head is not complete yet
       }
       if (b[next - 1] !== CR) {
@@ -180,7 +181,7 @@ function parse(b: Buffer): void {
       line = next + 1;
     }
     const end = line + bodyLength;
-    if (end > length) return; // the body is still on its way
+    if (end > stop) return; // the body is still on its way
     parsedCount++;
     parsedEnd = pos = end;
     if (!keepAlive) {
@@ -203,13 +204,17 @@ interface Conn {
 }
 const conns = new Set<Conn>();
 
-function onData(conn: Conn, chunk: Buffer): void {
+/** The bytes `b[start]` to `b[end - 1]` arrived (socket.onread: a view of the read slab). */
+function onData(conn: Conn, b: Buffer, start: number, end: number): void {
   if (conn.closing) return; // answered with an error: whatever else comes is dropped
   const socket = conn.socket;
-  let b = chunk;
-  if (conn.partial !== null) b = Buffer.concat([conn.partial, chunk]);
+  if (conn.partial !== null) {
+    b = Buffer.concat([conn.partial, b.subarray(start, end)]);
+    start = 0;
+    end = b.length;
+  }
   conn.lastActive = loop.now();
-  parse(b);
+  parse(b, start, end);
   const count = parsedCount;
   counters.requests += count;
   if (parsedError !== 0) {
@@ -222,9 +227,9 @@ function onData(conn: Conn, chunk: Buffer): void {
     socket.end(OK_CLOSE);
     return;
   }
-  if (parsedEnd < b.length) {
+  if (parsedEnd < end) {
     if (conn.partial === null || count > 0) conn.partialSince = conn.lastActive;
-    conn.partial = b.subarray(parsedEnd);
+    conn.partial = b.subarray(parsedEnd, end);
   } else {
     conn.partial = null;
   }
@@ -236,7 +241,8 @@ const server = net.createServer({ allowHalfOpen: false }, (socket) => {
   counters.connections++;
   const conn: Conn = { socket, partial: null, partialSince: 0, lastActive: loop.now(), closing: false };
   conns.add(conn);
-  socket.on('data', (chunk: Buffer) => onData(conn, chunk));
+  // Bytes straight from the read slab, no chunk object per read (Socket.onread).
+  socket.onread = (b, start, end) => onData(conn, b, start, end);
   socket.on('drain', () => socket.resume());
   socket.on('error', () => {}); // resets are part of life; 'close' follows
   socket.on('close', () => {

@@ -349,6 +349,85 @@ describe.each(drivers)('streams (%s driver)', (driver) => {
     expect(ok).toBe(true);
   });
 
+  it('onread: 3 MiB as (slab, start, end) ranges, no "data" events, one buffer per slab, bytes valid long after; echoed back exact', async () => {
+    const ok = await onLoop(driver, async (loop) => {
+      const ranges: [Buffer, number, number][] = [];
+      const copies: Buffer[] = [];
+      let dataEvents = 0;
+      const { server, port } = await listen(
+        loop,
+        (s) => {
+          s.on('data', () => dataEvents++); // never called while onread is set
+          s.onread = function (buf, start, end) {
+            expect(this).toBe(s);
+            expect(Buffer.isBuffer(buf) && start >= 0 && end > start && end <= buf.length).toBe(true);
+            ranges.push([buf, start, end]);
+            copies.push(Buffer.from(buf.subarray(start, end)));
+          };
+          s.on('end', () => {
+            // echo everything back, long after the reads: the ranges still hold the bytes
+            for (const [buf, start, end] of ranges) s.write(buf.subarray(start, end));
+            s.end();
+          });
+        },
+        { allowHalfOpen: true },
+      );
+      const c = net.connect({ port, host: '127.0.0.1', loop });
+      const payload = randomBytes(3 << 20);
+      const reply = collect(loop, c);
+      writeInPieces(loop, c, payload);
+      const back = await reply;
+      server.close();
+      const buffers = new Set(ranges.map((r) => r[0]));
+      return {
+        exact: back.equals(payload),
+        kept: Buffer.concat(ranges.map(([b, st, e]) => b.subarray(st, e))).equals(Buffer.concat(copies)),
+        dataEvents,
+        reads: ranges.length,
+        buffers: buffers.size,
+      };
+    });
+    expect(ok.exact).toBe(true);
+    expect(ok.kept).toBe(true);
+    expect(ok.dataEvents).toBe(0);
+    // many reads, a handful of slabs (256 KiB each): no buffer object per read
+    expect(ok.buffers).toBeLessThan(ok.reads);
+    expect(ok.buffers).toBeLessThanOrEqual(Math.ceil((3 << 20) / (192 << 10)) + 1);
+  });
+
+  it('onread: setting it starts the flow and hands over what was held first; pause() stops it; null goes back to "data"', async () => {
+    const got = await onLoop(driver, async (loop) => {
+      const log: string[] = [];
+      const { server, port } = await listen(loop, (s) => {
+        s.write('one|');
+        loop.setTimeout(() => s.write('two|'), 30);
+        loop.setTimeout(() => s.end('three'), 90);
+      });
+      const c = net.connect({ port, host: '127.0.0.1', loop });
+      // Nobody consumes yet: 'one|' is read and held.
+      await new Promise<void>((r) => loop.setTimeout(r, 15));
+      c.onread = (buf, start, end) => {
+        log.push(`onread:${buf.toString('latin1', start, end)}`);
+        if (log.length === 1) {
+          expect(start).toBe(0); // the held chunk, handed over as (chunk, 0, chunk.length)
+          c.pause();
+          loop.setTimeout(() => {
+            log.push('<resume>');
+            c.resume();
+          }, 40);
+        } else {
+          c.onread = null; // back to 'data' events
+          c.on('data', (d: Buffer) => log.push(`data:${d}`));
+        }
+      };
+      await once(c, 'end');
+      server.close();
+      await once(c, 'close');
+      return log.join(' ');
+    });
+    expect(got).toBe('onread:one| <resume> onread:two| data:three');
+  });
+
   it('cork()/uncork() sends several writes together; end() flushes before FIN', async () => {
     const got = await onLoop(driver, async (loop) => {
       let text = '';
@@ -457,6 +536,27 @@ describe('Socket listener table', () => {
     s.on('data', () => calls.push('again'));
     s.emit('data');
     expect(calls.at(-1)).toBe('again');
+  });
+});
+
+describe('Socket onread', () => {
+  it('takes a function or null; anything else is a TypeError naming it, and changes nothing', () => {
+    const loop = new pkg.Loop();
+    const s = new net.Socket({ loop });
+    expect(s.onread).toBe(null);
+    for (const bad of [42, 'x', {}, undefined]) {
+      expect(() => {
+        s.onread = bad as never;
+      }).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"onread"') }));
+    }
+    expect(s.onread).toBe(null);
+    const f = () => {};
+    s.onread = f;
+    expect(s.onread).toBe(f);
+    s.onread = null;
+    expect(s.onread).toBe(null);
+    s.destroy();
+    loop.close({ force: true });
   });
 });
 

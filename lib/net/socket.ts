@@ -25,7 +25,7 @@
 import { EventEmitter } from 'node:events';
 import { invalidArgType, outOfRange } from '../errors';
 import { loop as defaultLoop, type Loop, type Timer, type Watcher } from '../reactor/index';
-import type { StreamOwner } from '../reactor/stream-batch';
+import { type StreamOwner, slabChunk } from '../reactor/stream-batch';
 import * as sys from '../sys/index';
 import type { Endpoint } from './address';
 
@@ -68,6 +68,8 @@ export interface SocketOptions {
 }
 
 export type WriteCallback = (error?: Error | null) => void;
+/** See Socket.onread: the bytes read are `buf[start]` to `buf[end - 1]`. */
+export type ReadHandler = (this: Socket, buf: Buffer, start: number, end: number) => void;
 
 /** Error with a Node-style `code` for stream misuse. */
 function streamError(code: string, message: string): Error & { code: string } {
@@ -199,6 +201,8 @@ export class Socket extends EventEmitter implements StreamOwner {
   /** @internal */ _batchCursor = 0;
   /** @internal */ _batchSent = 0;
   /** @internal */ _batchCallbacks = false;
+  /** @internal The `onread` handler, or null: 'data' events. */
+  _onread: ReadHandler | null = null;
   /** Data read but not consumed yet (not flowing): handed over in order when it flows. */
   private held: Buffer[] | null = null;
   private heldBytes = 0;
@@ -238,6 +242,28 @@ export class Socket extends EventEmitter implements StreamOwner {
     self._events = new ListenerTable();
     self._eventsCount = 0;
     if (EventEmitter.captureRejections) this.captureRejections = true;
+  }
+
+  /**
+   * Reads without a chunk: when set, each read is handed to `handler(buf, start, end)` — the
+   * bytes are `buf[start]` to `buf[end - 1]`, where `buf` is the loop's read slab — instead of
+   * a `'data'` event with a Buffer of their own. No object is made per read (the chunk, ~80
+   * bytes of garbage each), which is what a server parsing requests straight out of the bytes
+   * wants (examples/http-server.ts). Otherwise the same: the bytes stay valid after the call
+   * (nothing writes to the slab again; do not write to it either), setting it starts the flow
+   * as a 'data' listener does, pause()/resume() and backpressure apply, and data held before it
+   * was set arrives through it (as (chunk, 0, chunk.length)). null goes back to 'data' events.
+   * Node's sockets have a cousin, `onread` in `net.connect()` options, which copies each read
+   * into a buffer of the caller's.
+   */
+  get onread(): ReadHandler | null {
+    return this._onread;
+  }
+
+  set onread(handler: ReadHandler | null) {
+    if (handler !== null && typeof handler !== 'function') throw invalidArgType('onread', 'a function or null', handler);
+    this._onread = handler;
+    if (handler !== null && this.flowing !== false) this.resume();
   }
 
   // Like a Node stream: attaching a 'data' listener starts the flow, unless pause() was called.
@@ -359,13 +385,16 @@ export class Socket extends EventEmitter implements StreamOwner {
     // updateInterest): the paused data stays in the kernel until resume().
   }
 
-  /** @internal This iteration's read, from the loop's batch: n bytes in `chunk`, 0 = EOF, −errno. */
-  _onRead(n: number, chunk: Buffer): void {
+  /** @internal This iteration's read, from the loop's batch: n bytes at `start` of `slab`, 0 = EOF, −errno. */
+  _onRead(n: number, slab: Buffer, start: number): void {
     if (n > 0) {
       this.bytesRead += n;
       if (this.ext !== null) this.ext.lastActive = this.loop.now();
-      if (this.flowing === true && this.held === null) this.deliver(chunk);
-      else this.hold(chunk);
+      if (this.flowing === true && this.held === null) {
+        const onread = this._onread;
+        if (onread !== null) onread.call(this, slab, start, start + n);
+        else this.deliver(slabChunk(slab, start, n));
+      } else this.hold(slabChunk(slab, start, n));
     } else if (n === 0) {
       if (this.held === null && this.flowing !== false) this.onEof();
       else {
@@ -396,6 +425,10 @@ export class Socket extends EventEmitter implements StreamOwner {
   }
 
   private deliver(chunk: Buffer): void {
+    if (this._onread !== null) {
+      this._onread.call(this, chunk, 0, chunk.length);
+      return;
+    }
     // One listener (the usual case): call it straight from the table, as emit() would — unless
     // rejections are captured, which only emit() does (a rejected async listener → 'error').
     const listener = (this as unknown as { _events: { data?: unknown } })._events.data;

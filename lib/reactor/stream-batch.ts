@@ -39,8 +39,11 @@ export interface StreamOwner {
   _batchCallbacks: boolean;
   /** @internal The whole batch went out (`sent` bytes) and no write had a callback. */
   _onBatchSent(sent: number): void;
-  /** @internal A read result: n bytes (in `chunk`, a view of the read slab), 0 = EOF, or −errno. */
-  _onRead(n: number, chunk: Buffer): void;
+  /**
+   * @internal A read result: n bytes at `start` in `slab` (the whole read slab, as a Buffer;
+   * slabChunk() makes the chunk), 0 = EOF, or −errno.
+   */
+  _onRead(n: number, slab: Buffer, start: number): void;
   /** @internal Its read got all it asked for (or no room): it may have more, unannounced. */
   _readAgain(): void;
   /**
@@ -115,6 +118,16 @@ class SlabChunk extends Uint8Array {}
 Object.setPrototypeOf(SlabChunk.prototype, Buffer.prototype);
 Object.defineProperty(SlabChunk.prototype, 'constructor', { value: Buffer, writable: true, configurable: true });
 
+/** The `n` bytes at `start` of a read slab handed to _onRead, as a Buffer of their own. */
+export function slabChunk(slab: Buffer, start: number, n: number): Buffer {
+  return new SlabChunk(slab.buffer as ArrayBuffer, start, n) as Buffer;
+}
+
+/** A Buffer over the whole of a slab (one per slab). */
+function slabView(slab: ArrayBuffer): Buffer {
+  return new SlabChunk(slab, 0, SLAB_SIZE) as Buffer;
+}
+
 /**
  * A read slab: SLAB_SIZE bytes of an ArrayBuffer of their own, not zero-filled (the Buffer of
  * `allocUnsafeSlow` never comes from Node's pool, so it is the whole of its ArrayBuffer, and
@@ -126,6 +139,8 @@ function newSlab(): ArrayBuffer {
 
 export class StreamBatch {
   private slab = newSlab();
+  /** The slab as a Buffer: what _onRead gets, with the offset of each read. */
+  private slabBuf = slabView(this.slab);
   private slabUsed = 0;
   private slabBorn = 0;
   private readFds: Int32Array<ArrayBuffer> = new Int32Array(64);
@@ -179,6 +194,7 @@ export class StreamBatch {
     // collection after its chunks are gone. Young slabs die young; only touched pages count.
     if (SLAB_SIZE - this.slabUsed < MIN_ROOM || now - this.slabBorn > SLAB_MAX_AGE_MS) {
       this.slab = newSlab();
+      this.slabBuf = slabView(this.slab);
       this.slabUsed = 0;
       this.slabBorn = now;
     }
@@ -196,7 +212,7 @@ export class StreamBatch {
     owner._readSlot = -1;
     const n = this.readRanges[2 * k + 1]!;
     const start = this.readRanges[2 * k]!;
-    owner._onRead(n, n > 0 ? (new SlabChunk(this.slab, start, n) as Buffer) : EMPTY_BUFFER);
+    owner._onRead(n, this.slabBuf, start);
     // Maybe more, that no new edge will announce: the read got all it asked for (its share, or
     // the rest of the slab) or found no room; or the peer's FIN or an error came with the bytes
     // (a read returns the bytes first; the EOF or the error is for the next one).
@@ -292,8 +308,6 @@ export class StreamBatch {
     set.clear();
   }
 }
-
-const EMPTY_BUFFER = Buffer.alloc(0);
 
 function grow(a: Int32Array, size: number): Int32Array<ArrayBuffer> {
   const b = new Int32Array(size);
