@@ -56,6 +56,21 @@ function collect(loop: Loop, socket: Socket): Promise<Buffer> {
   });
 }
 
+/**
+ * 3 MiB in random pieces to a server made with `onConnection` (allowHalfOpen: it may answer
+ * after the EOF), then EOF: whether all that came back equals what was sent.
+ */
+async function echoesExactly(loop: Loop, onConnection: (s: Socket) => void): Promise<boolean> {
+  const { server, port } = await listen(loop, onConnection, { allowHalfOpen: true });
+  const c = net.connect({ port, host: '127.0.0.1', loop });
+  const payload = randomBytes(3 << 20);
+  const reply = collect(loop, c);
+  writeInPieces(loop, c, payload);
+  const back = await reply;
+  server.close();
+  return back.equals(payload);
+}
+
 describe.each(drivers)('streams (%s driver)', (driver) => {
   it('5 clients × 1 MiB each way: exact bytes, random partial reads and writes, half-close', async () => {
     const result = await onLoop(driver, async (loop) => {
@@ -322,29 +337,19 @@ describe.each(drivers)('streams (%s driver)', (driver) => {
       const kept: Buffer[] = [];
       const copies: Buffer[] = [];
       // allowHalfOpen: answering after the peer's EOF, as in Node
-      const { server, port } = await listen(
-        loop,
-        (s) => {
-          s.on('data', (chunk) => {
-            if (!Buffer.isBuffer(chunk) || !(chunk instanceof Buffer) || chunk.constructor !== Buffer) throw new Error('not a Buffer');
-            kept.push(chunk);
-            copies.push(Buffer.from(chunk));
-          });
-          s.on('end', () => {
-            // echo everything back, long after the reads
-            for (const k of kept) s.write(k);
-            s.end();
-          });
-        },
-        { allowHalfOpen: true },
-      );
-      const c = net.connect({ port, host: '127.0.0.1', loop });
-      const payload = randomBytes(3 << 20);
-      const reply = collect(loop, c);
-      writeInPieces(loop, c, payload);
-      const back = await reply;
-      server.close();
-      return back.equals(payload) && Buffer.concat(kept).equals(Buffer.concat(copies));
+      const exact = await echoesExactly(loop, (s) => {
+        s.on('data', (chunk) => {
+          if (!Buffer.isBuffer(chunk) || !(chunk instanceof Buffer) || chunk.constructor !== Buffer) throw new Error('not a Buffer');
+          kept.push(chunk);
+          copies.push(Buffer.from(chunk));
+        });
+        s.on('end', () => {
+          // echo everything back, long after the reads
+          for (const k of kept) s.write(k);
+          s.end();
+        });
+      });
+      return exact && Buffer.concat(kept).equals(Buffer.concat(copies));
     });
     expect(ok).toBe(true);
   });
@@ -354,33 +359,23 @@ describe.each(drivers)('streams (%s driver)', (driver) => {
       const ranges: [Buffer, number, number][] = [];
       const copies: Buffer[] = [];
       let dataEvents = 0;
-      const { server, port } = await listen(
-        loop,
-        (s) => {
-          s.on('data', () => dataEvents++); // never called while onread is set
-          s.onread = function (buf, start, end) {
-            expect(this).toBe(s);
-            expect(Buffer.isBuffer(buf) && start >= 0 && end > start && end <= buf.length).toBe(true);
-            ranges.push([buf, start, end]);
-            copies.push(Buffer.from(buf.subarray(start, end)));
-          };
-          s.on('end', () => {
-            // echo everything back, long after the reads: the ranges still hold the bytes
-            for (const [buf, start, end] of ranges) s.write(buf.subarray(start, end));
-            s.end();
-          });
-        },
-        { allowHalfOpen: true },
-      );
-      const c = net.connect({ port, host: '127.0.0.1', loop });
-      const payload = randomBytes(3 << 20);
-      const reply = collect(loop, c);
-      writeInPieces(loop, c, payload);
-      const back = await reply;
-      server.close();
+      const exact = await echoesExactly(loop, (s) => {
+        s.on('data', () => dataEvents++); // never called while onread is set
+        s.onread = function (buf, start, end) {
+          expect(this).toBe(s);
+          expect(Buffer.isBuffer(buf) && start >= 0 && end > start && end <= buf.length).toBe(true);
+          ranges.push([buf, start, end]);
+          copies.push(Buffer.from(buf.subarray(start, end)));
+        };
+        s.on('end', () => {
+          // echo everything back, long after the reads: the ranges still hold the bytes
+          for (const [buf, start, end] of ranges) s.write(buf.subarray(start, end));
+          s.end();
+        });
+      });
       const buffers = new Set(ranges.map((r) => r[0]));
       return {
-        exact: back.equals(payload),
+        exact,
         kept: Buffer.concat(ranges.map(([b, st, e]) => b.subarray(st, e))).equals(Buffer.concat(copies)),
         dataEvents,
         reads: ranges.length,
