@@ -17,7 +17,7 @@ import { type ConnectionListener, Server, type ServerOptions } from './server';
 import { Socket, type SocketOptions } from './socket';
 
 export { type ConnectionListener, type ListenOptions, Server, type ServerOptions } from './server';
-export { Socket, type SocketOptions, type WriteCallback } from './socket';
+export { type ReadHandler, Socket, type SocketOptions, type WriteCallback } from './socket';
 
 /** `createServer(options?, onConnection?)`, as Node's. */
 export function createServer(options?: ServerOptions | ConnectionListener, onConnection?: ConnectionListener): Server {
