@@ -118,7 +118,7 @@ describe('exceptions from every kind of callback', () => {
       });
       server.listen(0, '127.0.0.1', () => {
         const c = net.connect({ port: server.address().port, host: '127.0.0.1', loop }, () => { c.write('boom'); boom('connect'); });
-        c.on('data', () => c.end());
+        c.onread = () => { c.end(); boom('onread'); };
         c.on('close', () => {
           server.close();
           // the loop still works afterwards
@@ -140,6 +140,7 @@ describe('exceptions from every kind of callback', () => {
         'loop immediate',
         'loop interval',
         'loop interval',
+        'loop onread',
         'loop timeout',
         'loop watcher',
         'still working',

@@ -385,14 +385,14 @@ export class Socket extends EventEmitter implements StreamOwner {
     // updateInterest): the paused data stays in the kernel until resume().
   }
 
-  /** @internal This iteration's read, from the loop's batch: n bytes at `start` of `slab`, 0 = EOF, −errno. */
-  _onRead(n: number, slab: Buffer, start: number): void {
+  /** @internal This iteration's read, from the loop's batch: n bytes at `start` of the slab, 0 = EOF, −errno. */
+  _onRead(n: number, slab: ArrayBuffer, start: number, slabBuf: Buffer): void {
     if (n > 0) {
       this.bytesRead += n;
       if (this.ext !== null) this.ext.lastActive = this.loop.now();
       if (this.flowing === true && this.held === null) {
         const onread = this._onread;
-        if (onread !== null) onread.call(this, slab, start, start + n);
+        if (onread !== null) onread.call(this, slabBuf, start, start + n);
         else this.deliver(slabChunk(slab, start, n));
       } else this.hold(slabChunk(slab, start, n));
     } else if (n === 0) {
