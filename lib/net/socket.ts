@@ -249,10 +249,12 @@ export class Socket extends EventEmitter implements StreamOwner {
    * bytes are `buf[start]` to `buf[end - 1]`, where `buf` is the loop's read slab — instead of
    * a `'data'` event with a Buffer of their own. No object is made per read (the chunk, ~80
    * bytes of garbage each), which is what a server parsing requests straight out of the bytes
-   * wants (examples/http-server.ts). Otherwise the same: the bytes stay valid after the call
-   * (nothing writes to the slab again; do not write to it either), setting it starts the flow
-   * as a 'data' listener does, pause()/resume() and backpressure apply, and data held before it
-   * was set arrives through it (as (chunk, 0, chunk.length)). null goes back to 'data' events.
+   * wants (examples/http-server.ts). The slab holds other sockets' bytes too: stay within
+   * [start, end), or copy out what must be confined. Otherwise as 'data': the bytes stay
+   * valid after the call (nothing writes to the slab again; do not write to it either),
+   * setting it starts the flow as a 'data' listener does, pause()/resume() and backpressure
+   * apply, and data held before it was set arrives through it (as (chunk, 0, chunk.length)).
+   * null goes back to 'data' events.
    * Node's sockets have a cousin, `onread` in `net.connect()` options, which copies each read
    * into a buffer of the caller's.
    */
