@@ -410,8 +410,9 @@ export class Socket extends EventEmitter implements StreamOwner {
   }
 
   /**
-   * @internal Its last read got all it asked for, or found no room in the batch: there may be
-   * more, and with an edge-triggered registration no new event would say so. EPOLL_CTL_MOD with
+   * @internal Its last read got all it asked for, or found no room in the batch, or came with
+   * a FIN or an error in the same event (those are for the next read): there may be more, and
+   * with an edge-triggered registration no new event would say so. EPOLL_CTL_MOD with
    * the same mask makes the kernel poll the socket again and, if it is still readable, queue it
    * for the next wait — where a level-triggered registration would have been reported anyway.
    */

@@ -32,13 +32,13 @@ export class AttachedDriver {
     } finally {
       this.lastEnd = monotonicMs();
       this.loop._afterAttachedTurn();
-      if (this.loop._driver === this) this.wake();
+      if (this.loop._driver === this) this.wake(this.lastEnd);
     }
   };
 
-  /** Arm the deadline timerfd for the loop's next wake-up instant. */
-  wake(): void {
-    this.loop._armDeadline(this.loop._wakeDeadline());
+  /** Arm the deadline timerfd for the loop's next wake-up instant (`now`: the clock, if just read). */
+  wake(now?: number): void {
+    this.loop._armDeadline(this.loop._wakeDeadline(now));
   }
 
   /** Whether we keep Node's loop (and the process) alive: uv_ref / uv_unref. */

@@ -1045,13 +1045,15 @@ export class Loop extends EventEmitter {
    * @internal The earliest instant the attached driver must wake at (ms), −1 for never, 0 for
    * now: for a timer, leadMs (spinUs and a wake-up's latency) before its deadline (the turn
    * then polls through the rest); PRE_WAKE_MS before that if Node would sleep long until then.
+   * `now`: the clock, if the caller has just read it (after a turn); else it is read here, and
+   * only when a timer is waiting.
    */
-  _wakeDeadline(): number {
+  _wakeDeadline(now?: number): number {
     if (this.workPending()) return 0;
     const first = this.timers.peek();
     if (first === undefined) return -1;
     const at = first.deadline - this.leadMs;
-    const ms = at - monotonicMs();
+    const ms = at - (now ?? monotonicMs());
     return this.spinMs > 0 && ms > PRE_WAKE_MS + MIN_SLEEP_MS && ms < PRE_WAKE_MAX_MS ? at - PRE_WAKE_MS : at;
   }
 
