@@ -66,7 +66,8 @@ const MIN_SLEEP_MS = 0.15;
  * wake-up latency was 47–51 µs after sleeps of 50–200 µs, 103–127 µs after 0.4–3.2 ms, and
  * 58–62 µs after the same long sleeps with a pre-wake 250 µs ahead. Attached to Node it cut
  * the idle timer set's p99 (docs/loop.md, "A short last sleep"); standalone, measured the same
- * way, it doubled the timers stalled for milliseconds, so standalone sleeps once.
+ * way, it doubled the timers stalled for milliseconds, so standalone sleeps once (measured
+ * while V8 was still compiling in the benchmark's window; not measured again since).
  */
 const PRE_WAKE_MS = 0.25;
 /**
