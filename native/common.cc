@@ -108,6 +108,21 @@ int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t i, const char* name, int
   return CheckedInt(info.Env(), info[i], name, min, max);
 }
 
+int64_t ArgNs(Napi::Env env, Napi::Value v, const char* name, int64_t min) {
+  const std::string range = "an integer >= " + std::to_string(min) + " and < 2^63";
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    int64_t ns = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless || ns < min) ThrowArgRange(env, name, range, v);
+    return ns;
+  }
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) ThrowArgType(env, name, "of type number or bigint", v);
+  // 2^63 itself is the first double past INT64_MAX: the bound is exclusive.
+  if (!(d >= static_cast<double>(min) && d < 9223372036854775808.0) || std::trunc(d) != d) ThrowArgRange(env, name, range, v);
+  return static_cast<int64_t>(d);
+}
+
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (!info[i].IsString()) ThrowArgType(info.Env(), name, "of type string", info[i]);
   return info[i].As<Napi::String>().Utf8Value();

@@ -21,7 +21,7 @@
 
 namespace er {
 
-struct UvPollHandle;  // attach.cc
+struct PollSet;  // attach.cc
 
 // Everything the addon keeps between calls, one instance per Node environment (main thread or
 // worker), never a process global. Freed by the environment's instance-data finalizer.
@@ -31,7 +31,7 @@ struct AddonData {
   std::vector<napi_value> values;          // readv/writev: the array elements, valid during one call
   std::vector<struct pollfd> pollfds;      // poll scratch
   std::vector<int32_t> batch;              // read_many/send_many: a private copy of fds and ranges
-  std::vector<UvPollHandle*> polls;        // live attach handles, closed by the cleanup hook
+  PollSet* polls = nullptr;                // live attach handles (attach.cc); outlives this struct
 };
 
 AddonData* Data(Napi::Env env);
@@ -56,6 +56,10 @@ int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64
 // Same, but `undefined` (or a missing argument) gives `dflt`.
 int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max,
                  int64_t dflt);
+// A count of nanoseconds in [min, 2^63 - 1]: an integer Number (exact up to 2^53, then to the
+// nearest double, a few ns at most: CLOCK_MONOTONIC passes 2^53 ns after ~104.25 days of
+// uptime) or a BigInt (exact). NaN, fractions and infinities are rejected.
+int64_t ArgNs(Napi::Env env, Napi::Value v, const char* name, int64_t min);
 // A string argument.
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name);
 
@@ -94,7 +98,7 @@ void InitEpoll(Napi::Env env, Napi::Object exports);
 void InitFd(Napi::Env env, Napi::Object exports);
 void InitTime(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
-void InitAttach(Napi::Env env, Napi::Object exports);
+void InitAttach(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitBatch(Napi::Env env, Napi::Object exports);
 
 inline void SetFn(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback cb) {

@@ -104,9 +104,10 @@ static Napi::Value EpollPwait2(const Napi::CallbackInfo& info) {
   int epfd = ArgFd(info, 0, "epfd");
   U32s out;
   int capacity = static_cast<int>(PrepareBatch(info, &out));
-  int64_t timeout_ns = ArgInt(info, 2, "timeoutNs", -1, INT64_C(9007199254740991));
+  int64_t timeout_ns = ArgNs(env, info[2], "timeoutNs", -1);
   struct epoll_event* events = Data(env)->events.data();
-  int64_t deadline = timeout_ns > 0 ? MonotonicNs() + timeout_ns : 0;
+  int64_t now = timeout_ns > 0 ? MonotonicNs() : 0;
+  int64_t deadline = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;  // no signed overflow
   struct timespec ts;
   struct timespec* tsp = nullptr;
   if (timeout_ns >= 0) {
@@ -138,7 +139,7 @@ static Napi::Value EpollSpin(const Napi::CallbackInfo& info) {
   int epfd = ArgFd(info, 0, "epfd");
   U32s out;
   int capacity = static_cast<int>(PrepareBatch(info, &out));
-  int64_t until = ArgInt(info, 2, "untilNs", 0, INT64_C(9007199254740991));
+  int64_t until = ArgNs(env, info[2], "untilNs", 0);
   struct epoll_event* events = Data(env)->events.data();
   int n;
   for (;;) {

@@ -1,5 +1,8 @@
-// clock_gettime and timerfd_*. Times cross the boundary as nanoseconds in a double: exact to the
-// nanosecond for 104 days of uptime, then to a few nanoseconds, which no timer can resolve anyway.
+// clock_gettime and timerfd_*. Times cross the boundary as nanoseconds. Going out they are a
+// double: exact until CLOCK_MONOTONIC passes 2^53 ns (~104.25 days of uptime), then to the
+// nearest representable double (2 ns at 2^53, 4 ns at 2^54 — 208 days). Coming in, a Number
+// or a BigInt (exact) is accepted up to 2^63 − 1 ns (ArgNs), so a deadline computed from the
+// clock is always accepted, however long the host has been up (issue #20).
 #include "common.h"
 
 #include <cerrno>
@@ -12,7 +15,6 @@
 namespace er {
 
 static constexpr double kNsPerSec = 1e9;
-static constexpr int64_t kMaxSafe = INT64_C(9007199254740991);
 
 static double NsOf(const struct timespec& ts) {
   return static_cast<double>(ts.tv_sec) * kNsPerSec + static_cast<double>(ts.tv_nsec);
@@ -53,12 +55,7 @@ static Napi::Object Itimerspec(Napi::Env env, const struct itimerspec& its) {
 static int64_t NsField(Napi::Env env, Napi::Object spec, const char* key, const char* name) {
   Napi::Value v = spec.Get(key);
   if (v.IsUndefined()) return 0;
-  if (!v.IsNumber()) ThrowArgType(env, name, "of type number", v);
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= static_cast<double>(kMaxSafe)) || std::trunc(d) != d) {
-    ThrowArgRange(env, name, "an integer number of nanoseconds >= 0 and <= 2^53 - 1", v);
-  }
-  return static_cast<int64_t>(d);
+  return ArgNs(env, v, name, 0);
 }
 
 // timerfd_settime(fd, flags, { value, interval }) -> the previous { value, interval }.

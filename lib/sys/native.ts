@@ -15,6 +15,12 @@ export interface TimerSpec {
   interval: number;
 }
 
+/** What timerfd_settime takes: nanoseconds as a Number or, exactly past 2^53, a BigInt. */
+export interface TimerSpecIn {
+  value: number | bigint;
+  interval: number | bigint;
+}
+
 /** An address as getsockname/getpeername return it. */
 export interface SocketAddress {
   address: string;
@@ -45,8 +51,8 @@ export interface Native {
   epoll_create1(flags?: number): number;
   epoll_ctl(epfd: number, op: number, fd: number, events?: number, data?: number): void;
   epoll_wait(epfd: number, events: Words<Uint32Array>, timeoutMs: number): number;
-  epoll_pwait2(epfd: number, events: Words<Uint32Array>, timeoutNs: number): number;
-  epoll_spin(epfd: number, events: Words<Uint32Array>, untilNs: number): number;
+  epoll_pwait2(epfd: number, events: Words<Uint32Array>, timeoutNs: number | bigint): number;
+  epoll_spin(epfd: number, events: Words<Uint32Array>, untilNs: number | bigint): number;
   read(fd: number, buffer: Bytes, offset?: number, length?: number): number;
   write(fd: number, buffer: Bytes, offset?: number, length?: number): number;
   readv(fd: number, buffers: readonly Bytes[]): number;
@@ -60,7 +66,7 @@ export interface Native {
   poll(fds: Words<Int32Array>, timeoutMs: number): number;
   clock_gettime(clockid: number): number;
   timerfd_create(clockid: number, flags?: number): number;
-  timerfd_settime(fd: number, flags: number, spec: Partial<TimerSpec>): TimerSpec;
+  timerfd_settime(fd: number, flags: number, spec: Partial<TimerSpecIn>): TimerSpec;
   timerfd_gettime(fd: number): TimerSpec;
   timerfd_read(fd: number): number;
   socket(domain: number, type: number, protocol?: number): number;
