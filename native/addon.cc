@@ -3,20 +3,16 @@
 
 namespace er {
 
-void CloseAllPolls(AddonData* data);
-
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);  // deleted by node-addon-api's finalizer at teardown
-  // Runs before the instance data is freed (cleanup hooks run in reverse order of registration).
-  env.AddCleanupHook([data]() { CloseAllPolls(data); });
   InitConstants(env, exports);
   InitErrors(env, exports);
   InitEpoll(env, exports);
   InitFd(env, exports);
   InitTime(env, exports);
   InitSocket(env, exports);
-  InitAttach(env, exports);
+  InitAttach(env, exports, data);
   InitBatch(env, exports);
   return exports;
 }

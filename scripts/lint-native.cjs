@@ -20,7 +20,7 @@ for (const f of sources.filter((s) => s.endsWith('.cc'))) {
   try {
     execFileSync('g++', [
       '-std=c++17', '-fsyntax-only', '-Wall', '-Wextra', '-Werror',
-      '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED',
+      '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED', '-DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
       `-I${include}`, `-I${nodeInclude}`, join(dir, f),
     ], { stdio: 'inherit' });
   } catch {
