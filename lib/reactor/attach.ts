@@ -21,8 +21,15 @@ export class AttachedDriver {
 
   constructor(private readonly loop: Loop) {
     this.handle = native.attach_start(loop.epfd, this.onReadable);
-    this.setRef(loop.alive);
-    this.wake();
+    try {
+      this.setRef(loop.alive);
+      this.wake();
+    } catch (e) {
+      // A handle left running would keep turning a loop that believes it is detached, block
+      // every later attach() (EEXIST), and outlive the epoll fd it polls (issue #20).
+      this.close();
+      throw e;
+    }
   }
 
   /** libuv saw our epoll fd readable (or our deadline timerfd fired inside it): one turn. */

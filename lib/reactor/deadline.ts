@@ -25,6 +25,11 @@ import type { Watcher } from './watcher';
  * callbacks must not teach the loop to wake Node, and poll inside it, ever earlier.
  */
 export const MAX_WAKE_LATENCY_MS = 0.2;
+/**
+ * The farthest alarm (ms of CLOCK_MONOTONIC): ~285 years of uptime, under the 2^63 ns a
+ * timerfd takes.
+ */
+const MAX_ALARM_MS = 9e12;
 /** How far one wake-up moves the estimate (ms): 1 µs. */
 const WAKE_STEP_MS = 0.001;
 
@@ -76,16 +81,29 @@ export class DeadlineTimer {
 
   /** Arm for `deadline` (ms; 0 = at once, −1 = disarm), unless that is what is armed. */
   arm(deadline: number): void {
+    // A timer of Infinity (or of 1e300 ms) is a deadline no alarm can hold: ring at the
+    // farthest instant one can, which no process lives to see (issue #20).
+    if (!(deadline <= MAX_ALARM_MS)) deadline = MAX_ALARM_MS;
     if (deadline === this.armed) return;
-    this.armed = deadline;
     // Absolute CLOCK_MONOTONIC nanoseconds; 1 ns is long past, so "at once" fires at once.
     const spec = this.spec; // reused: one object fewer per sleep
     spec.value = deadline < 0 ? 0 : deadline === 0 ? 1 : Math.ceil(deadline * 1e6);
     sys.timerfd_settime(this.fd, sys.TFD_TIMER_ABSTIME, spec);
+    this.armed = deadline; // only once it is: a failed arm is tried again
+  }
+
+  get closed(): boolean {
+    return this.watcher.closed;
   }
 
   close(): void {
     this.watcher.close();
-    sys.close(this.fd);
+    try {
+      sys.close(this.fd);
+    } catch (e) {
+      // Closed behind the loop's back: the number is released either way, and the loop's
+      // own epoll fd must still be closed after this.
+      if (!sys.isSystemError(e, 'EBADF')) throw e;
+    }
   }
 }

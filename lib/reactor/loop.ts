@@ -176,8 +176,8 @@ export class Loop extends EventEmitter {
   private inTurn = false;
   private readonly errors: unknown[] = [];
   /** @internal */ _driver: AttachedDriver | null = null;
-  /** The alarm clock (a timerfd in our epoll set), made when first needed. */
-  private deadline: DeadlineTimer | null = null;
+  /** The alarm clock: a timerfd in our epoll set. */
+  private readonly deadline: DeadlineTimer;
   private autoAttached = false;
   private autoAttachScheduled = false;
   private readonly autoAttach: boolean;
@@ -204,13 +204,21 @@ export class Loop extends EventEmitter {
     this.events = new Uint32Array(2 * maxEvents);
     this.eventsBuffer = this.events.buffer as ArrayBuffer;
     this.epfd = sys.epoll_create1(sys.EPOLL_CLOEXEC);
-    this.usePwait2 = probePwait2(this.epfd, this.events);
     this.time = monotonicMs();
     this._counters = new LoopCounters();
     this._counters.since = this.time;
     this.trace._onToggle = (on) => {
       this.tracing = on;
     };
+    try {
+      this.usePwait2 = probePwait2(this.epfd, this.events);
+      // Made now, not when the first timer needs it: a server whose fd table is full (EMFILE)
+      // must still be able to sleep until its timers (issue #20).
+      this.deadline = new DeadlineTimer(this);
+    } catch (e) {
+      sys.close(this.epfd);
+      throw e;
+    }
   }
 
   // ══ Fd watchers ═════════════════════════════════════════════════════════════════════════
@@ -353,16 +361,19 @@ export class Loop extends EventEmitter {
     return im;
   }
 
+  /** Cancel `timer`. Anything else — another loop's timer included — is ignored, as Node does. */
   clearTimeout(timer: Timer | undefined | null): void {
-    if (timer instanceof Timer) this._stopTimer(timer);
+    if (timer instanceof Timer && timer._owner === this) this._stopTimer(timer);
   }
 
+  /** Cancel `timer`. Anything else — another loop's timer included — is ignored, as Node does. */
   clearInterval(timer: Timer | undefined | null): void {
-    if (timer instanceof Timer) this._stopTimer(timer);
+    if (timer instanceof Timer && timer._owner === this) this._stopTimer(timer);
   }
 
+  /** Cancel `immediate`. Anything else — another loop's immediate included — is ignored. */
   clearImmediate(immediate: Immediate | undefined | null): void {
-    if (immediate instanceof Immediate) this._clearImmediate(immediate);
+    if (immediate instanceof Immediate && immediate._owner === this) this._clearImmediate(immediate);
   }
 
   private createTimer(callback: TimerCallback, ms: unknown, repeat: boolean, args: unknown[]): Timer {
@@ -957,6 +968,9 @@ export class Loop extends EventEmitter {
 
   private enter(mode: Mode): void {
     this.assertOpen();
+    // From inside one of its own callbacks the loop is mid-iteration, whatever drives it: a
+    // nested iteration would reuse the outer one's events array and read batch (issue #20).
+    if (this.inTurn) throw new LoopError('ERR_LOOP_RUNNING', 'cannot run the loop from inside one of its own callbacks');
     if (this.mode === 'attached' && this.autoAttached) this.detach();
     if (this.mode !== 'idle') {
       throw new LoopError(
@@ -1006,10 +1020,6 @@ export class Loop extends EventEmitter {
 
   /** @internal Arm the deadline timerfd for `deadline` (ms; 0 = at once, −1 = disarm). */
   _armDeadline(deadline: number): void {
-    if (this.deadline === null) {
-      if (deadline < 0) return;
-      this.deadline = new DeadlineTimer(this);
-    }
     this.deadline.arm(deadline);
   }
 
@@ -1155,8 +1165,7 @@ export class Loop extends EventEmitter {
       );
     }
     this.detach();
-    this.deadline?.close();
-    this.deadline = null;
+    this.deadline.close();
     this._closing = true;
     for (const w of this.slots) {
       if (w === undefined || w._closed) continue;
@@ -1179,7 +1188,7 @@ export class Loop extends EventEmitter {
 
   /** Watchers the user made (the deadline timerfd's is the loop's own). */
   private userWatchers(): number {
-    return this.watcherCount - (this.deadline !== null ? 1 : 0);
+    return this.watcherCount - (this.deadline.closed ? 0 : 1);
   }
 
   private assertOpen(): void {

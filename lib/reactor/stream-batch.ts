@@ -57,6 +57,8 @@ export interface StreamOwner {
 }
 
 const SLAB_SIZE = 256 * 1024;
+/** The most bytes one iteration's write batch copies (see canTake). */
+const BATCH_LIMIT = 1024 * 1024;
 /** Below this much room, reads go to a fresh slab (the old one lives on in its chunks). */
 const MIN_ROOM = 64 * 1024;
 const MIN_SHARE = 4 * 1024;
@@ -160,6 +162,8 @@ export class StreamBatch {
   // other set, and are sent by the next flush.
   private writes = new WriteSet();
   private spare = new WriteSet();
+  /** Bytes in `writes`. */
+  private batchedBytes = 0;
   // A plain Uint8Array: nothing here needs Buffer's methods, and `out.set` resolves two
   // prototypes closer (a perf profile showed fewer IC misses in flushWrites: 16 → 9 samples).
   private out = new Uint8Array(64 * 1024);
@@ -232,8 +236,19 @@ export class StreamBatch {
     this.readCount = 0;
   }
 
+  /**
+   * Whether a write of `n` bytes may join this iteration's batch. The batch is copied into one
+   * out buffer, and that buffer lives as long as the loop: a burst must not make it grow to its
+   * size (200 MB written in one callback once pinned 201 MiB for good, and past 2 GiB the
+   * ranges overflowed int32: issue #20). Past BATCH_LIMIT, writers send or queue on their own.
+   */
+  canTake(n: number): boolean {
+    return this.batchedBytes + n <= BATCH_LIMIT;
+  }
+
   /** A write during an iteration: collected, sent by flushWrites(). */
   addWrite(owner: StreamOwner, buf: Uint8Array, cb: WriteCallback): void {
+    this.batchedBytes += buf.length;
     this.writes.add(owner, buf, cb);
   }
 
@@ -248,6 +263,7 @@ export class StreamBatch {
     if (count === 0) return;
     this.writes = this.spare;
     this.spare = set;
+    this.batchedBytes = 0;
     const writers = set.writers;
     const owners = set.owners;
     const bufs = set.bufs;
