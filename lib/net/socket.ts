@@ -210,6 +210,8 @@ export class Socket extends EventEmitter implements StreamOwner {
   private wq: WriteQueue | null = null;
   /** Bytes in the write queue. */
   private queued = 0;
+  /** Remainders of this iteration's batch put back at the head of the queue so far. */
+  private requeued = 0;
   private ext: SocketExtras | null = null;
   /** @internal Set by the Server that accepted this socket. */
   _server: { _connectionClosed(): void } | null = null;
@@ -554,9 +556,16 @@ export class Socket extends EventEmitter implements StreamOwner {
     }
     // Inside an iteration: collected, sent with every other socket's writes in one call.
     // (Once a socket has writes in the batch, later ones follow them there, to keep the order.)
-    const batchable = this.queued === 0 && this.connected && this.corks === 0 && this.loop._inTurn && buf.length <= BATCH_MAX;
-    if (this._batchBytes > 0 || batchable) {
-      this.loop._streams.addWrite(this, buf, callback);
+    // The batch is a copy, and bounded (StreamBatch.canTake): past the bound, a socket not in it
+    // is sent at once, and one in it queues the rest behind it, in its own queue (issue #20).
+    const streams = this.loop._streams;
+    const inBatch = this._batchBytes > 0;
+    const batchable = inBatch
+      ? this.queued === 0 && streams.canTake(buf.length)
+      : this.queued === 0 && this.connected && this.corks === 0 && this.loop._inTurn && buf.length <= BATCH_MAX && streams.canTake(buf.length);
+    if (batchable || inBatch) {
+      if (batchable) streams.addWrite(this, buf, callback);
+      else this.enqueue(buf as Buffer, callback);
       if (this.queued + this._batchBytes < this.writableHighWaterMark) return true;
       this.needDrain = true;
       return false;
@@ -597,6 +606,9 @@ export class Socket extends EventEmitter implements StreamOwner {
 
   /** Writes as much of the queue as the kernel takes: send() for one buffer, sendmsg() for many. */
   private flush(): void {
+    // The queue holds writes made after those in this iteration's batch: they wait for it
+    // (_onBatchDone looks again).
+    if (this._batchBytes > 0) return;
     const wq = this.wq!;
     const queue = wq.bufs;
     const cbs = wq.cbs;
@@ -690,14 +702,20 @@ export class Socket extends EventEmitter implements StreamOwner {
       if (cb) process.nextTick(cb, null);
       return;
     }
-    // The kernel took only part: the rest, and every later write, waits in our queue.
+    // The kernel took only part: the rest, and every later write, waits in our queue — ahead
+    // of writes queued behind the batch while it was being collected.
     this._batchSent = 0;
     this.bytesWritten += sent;
-    this.enqueue((sent > 0 ? buf.subarray(sent) : buf) as Buffer, cb);
+    const wq = (this.wq ??= { bufs: [], cbs: [], head: 0 });
+    const at = wq.head + this.requeued++;
+    wq.bufs.splice(at, 0, (sent > 0 ? buf.subarray(sent) : buf) as Buffer);
+    wq.cbs.splice(at, 0, cb);
+    this.queued += buf.length - sent;
   }
 
   /** @internal All of this iteration's batched writes are settled. */
   _onBatchDone(): void {
+    this.requeued = 0;
     if (this.destroyed) return;
     if (this.ext !== null) this.ext.lastActive = this.loop.now();
     this.maybeShutdown();
