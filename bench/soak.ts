@@ -118,7 +118,7 @@ function httpClient(port: number): void {
 
 function churn(server: Server, http: boolean): void {
   if (stopping) return;
-  const c = net.connect(server.port, '127.0.0.1', () => c.write(http ? 'GET / HTTP/1.1\r\nConnection: close\r\n\r\n' : 'ping'));
+  const c = net.connect(server.port, '127.0.0.1', () => c.write(http ? 'GET / HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n' : 'ping'));
   c.on('data', () => {
     counters.churn++;
     c.destroy();
