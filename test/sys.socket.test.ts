@@ -163,3 +163,19 @@ describe('TCP over IPv6 and Unix sockets', () => {
     rmSync(dir, { recursive: true });
   });
 });
+
+describe('linger', () => {
+  it('builds struct linger, and checks its arguments as every sys function does', () => {
+    expect([...sys.linger(true, 7)]).toEqual([1, 0, 0, 0, 7, 0, 0, 0]);
+    expect([...sys.linger(false, 0)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    for (const onoff of [1, 'true', null, Symbol('x'), 1n]) {
+      expectArgError(() => sys.linger(onoff as unknown as boolean, 0), TypeError, 'onoff');
+    }
+    for (const seconds of ['abc', '1', null, Symbol('x'), 1n]) {
+      expectArgError(() => sys.linger(true, seconds as unknown as number), TypeError, 'seconds');
+    }
+    for (const seconds of [1.5, Number.NaN, -1, 2 ** 31, Number.POSITIVE_INFINITY]) {
+      expectArgError(() => sys.linger(true, seconds), RangeError, 'seconds');
+    }
+  });
+});

@@ -31,12 +31,12 @@
  * ```
  * @module
  */
-import { invalidArgType } from '../errors';
+import { invalidArgType, outOfRange } from '../errors';
 import { native } from './native';
 
 export { addonPath } from './native';
 
-export type { AttachHandle, Bytes, SocketAddress, TimerSpec, Words } from './native';
+export type { AttachHandle, Bytes, SocketAddress, TimerSpec, TimerSpecIn, Words } from './native';
 
 // ── Constants, from the C headers through the addon ────────────────────────────────────────
 export const EPOLLIN: number = native.constants.EPOLLIN as number;
@@ -162,11 +162,15 @@ export const epoll_ctl = native.epoll_ctl;
  * Capacity is `events.length / 2` (at most 65,536). `timeoutMs`: −1 blocks, 0 polls.
  */
 export const epoll_wait = native.epoll_wait;
-/** `epoll_pwait2` — as {@link epoll_wait}, with a nanosecond timeout (−1 blocks). Linux ≥ 5.11. */
+/**
+ * `epoll_pwait2` — as {@link epoll_wait}, with a nanosecond timeout (−1 blocks; a Number or a
+ * BigInt up to 2^63 − 1). Linux ≥ 5.11.
+ */
 export const epoll_pwait2 = native.epoll_pwait2;
 /**
  * Busy-polls: `epoll_wait(epfd, …, 0)` again and again, without ever sleeping, until an fd is
- * ready or CLOCK_MONOTONIC reaches `untilNs` (absolute ns, as {@link clock_gettime} reads it);
+ * ready or CLOCK_MONOTONIC reaches `untilNs` (absolute ns, as {@link clock_gettime} reads it; a
+ * Number or a BigInt up to 2^63 − 1);
  * returns the events found, as {@link epoll_wait}, or 0 at the deadline. One native call for the
  * whole stretch: the loop's `spinUs` uses it. It holds the thread (and a CPU) until then.
  */
@@ -227,7 +231,9 @@ export const clock_gettime = native.clock_gettime;
 export const timerfd_create = native.timerfd_create;
 /**
  * `int timerfd_settime(int fd, int flags, const struct itimerspec *new, struct itimerspec *old)`
- * with `{ value, interval }` in nanoseconds → the old setting. `value: 0` disarms.
+ * with `{ value, interval }` in nanoseconds → the old setting. `value: 0` disarms. Each is a
+ * Number (exact up to 2^53 ns; past that, the nearest double: CLOCK_MONOTONIC passes 2^53 ns
+ * after ~104.25 days of uptime) or a BigInt (exact), up to 2^63 − 1.
  */
 export const timerfd_settime = native.timerfd_settime;
 /** `int timerfd_gettime(int fd, struct itimerspec *cur)` → `{ value, interval }` in ns. */
@@ -285,8 +291,16 @@ export const read_many = native.read_many;
  */
 export const send_many = native.send_many;
 
-/** Builds `struct linger { int l_onoff; int l_linger; }` for `setsockopt(fd, SOL_SOCKET, SO_LINGER, …)`. */
+/**
+ * Builds `struct linger { int l_onoff; int l_linger; }` for `setsockopt(fd, SOL_SOCKET, SO_LINGER, …)`.
+ * `onoff` must be a boolean, `seconds` an integer from 0 to 2^31 − 1, as every `sys` argument is checked.
+ */
 export function linger(onoff: boolean, seconds: number): Buffer {
+  if (typeof onoff !== 'boolean') throw invalidArgType('onoff', 'of type boolean', onoff);
+  if (typeof seconds !== 'number') throw invalidArgType('seconds', 'of type number', seconds);
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > 2 ** 31 - 1) {
+    throw outOfRange('seconds', 'an integer >= 0 and <= 2147483647', seconds);
+  }
   const b = Buffer.alloc(8);
   b.writeInt32LE(onoff ? 1 : 0, 0);
   b.writeInt32LE(seconds, 4);
