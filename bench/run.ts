@@ -1,17 +1,18 @@
 /**
  * The benchmark runner: `npm run bench [-- options]` (= build:ts, then node dist/bench/run.js).
  *
- *   --quick              short runs, whole thing under 2 minutes (default: full, ~20 minutes)
+ *   --quick              short runs (default: full, ~20 minutes); see USAGE for how long
  *   --only a,b           suites to run: http, echo, timers, idle, boundary (default: all)
  *   --rounds N           rounds per measurement (interleaved A B C A B C …; default 3)
  *   --duration S         measured seconds per HTTP and echo run (wrk rounds up to whole seconds)
- *   --update-docs        also copy the results into docs/benchmarks.md ("Latest results")
+ *   --save               write the report into the tracked bench/results/ (alias: --update-docs)
  *   --render FILE        only re-render the report and charts from a saved latest.json
  *   --standin-ours       harness self-test: run the Node net servers in our rows (clearly marked)
  *
  * Servers (and the measured timer/boundary children) run on CPU 1, load generators and this
- * runner on CPU 0. Results: bench/results/latest.md, latest.json and *.svg; raw tool output in
- * bench/results/raw/ (git-ignored). docs/benchmarks.md explains the method and how to read it.
+ * runner on CPU 0. Results: latest.md, latest.json and *.svg in bench/out/ (git-ignored), or in
+ * bench/results/ (tracked; the docs link it) with --save; raw tool output always in
+ * bench/out/raw/. docs/benchmarks.md explains the method and how to read it.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,20 +29,38 @@ import { httpSteps, runHttp } from './suites/http';
 import { idleSteps, runIdle } from './suites/idle';
 import { runTimers, timerSteps } from './suites/timers';
 
-const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary] [--rounds N] [--duration S] [--update-docs] [--standin-ours] [--render latest.json]`;
+const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary] [--rounds N] [--duration S] [--save | --out DIR] [--standin-ours] [--render latest.json]
+
+  --quick         short runs of every suite, a few minutes (a full run takes about 20)
+  --only LIST     suites to run (default: all)
+  --rounds N      rounds per measurement, interleaved (default 3)
+  --duration S    measured seconds per HTTP and echo run
+  --save          write the report to bench/results/ (tracked, linked from docs/benchmarks.md);
+                  --update-docs is the same. Without it the report goes to bench/out/ (git-ignored)
+  --out DIR       write the report to DIR instead
+  --render FILE   no measuring: re-render the report and charts from a saved latest.json
+  --standin-ours  harness self-test: the Node net servers run in the rows of ours (marked)
+
+Raw tool output (wrk, echo-client) always goes to bench/out/raw/.`;
+
+/** Where a run writes unless told to save: git-ignored, so that no command changes tracked files. */
+const OUT_DIR = path.join('bench', 'out');
+/** The tracked report, written only with --save. */
+const SAVED_DIR = path.join('bench', 'results');
 
 interface Cli {
   quick: boolean;
   only: SuiteName[];
   rounds: number | null;
   duration: number | null;
-  updateDocs: boolean;
+  save: boolean;
   standinOurs: boolean;
   render: string | null;
+  out: string | null;
 }
 
 function parseCli(argv: string[]): Cli {
-  const cli: Cli = { quick: false, only: [...SUITES], rounds: null, duration: null, updateDocs: false, standinOurs: false, render: null };
+  const cli: Cli = { quick: false, only: [...SUITES], rounds: null, duration: null, save: false, standinOurs: false, render: null, out: null };
   const fail = (msg: string): never => {
     console.error(`${msg}\n${USAGE}`);
     process.exit(2);
@@ -75,14 +94,18 @@ function parseCli(argv: string[]): Cli {
         cli.duration = n;
         break;
       }
+      case '--save':
       case '--update-docs':
-        cli.updateDocs = true;
+        cli.save = true;
         break;
       case '--standin-ours':
         cli.standinOurs = true;
         break;
       case '--render':
         cli.render = value();
+        break;
+      case '--out':
+        cli.out = value();
         break;
       case '--help':
       case '-h':
@@ -93,6 +116,7 @@ function parseCli(argv: string[]): Cli {
         fail(`unknown option ${a}`);
     }
   }
+  if (cli.save && cli.out !== null) fail('--save and --out name two different places: give one');
   return cli;
 }
 
@@ -187,47 +211,29 @@ function commit(root: string): string {
   return dirty ? `${head} (with uncommitted changes)` : head;
 }
 
-/** Copy the report into docs/benchmarks.md between its "latest results" markers. */
-function updateDocs(root: string, markdown: string): string {
-  const file = path.join(root, 'docs', 'benchmarks.md');
-  const start = '<!-- latest-results:start -->';
-  const end = '<!-- latest-results:end -->';
-  const doc = readFileSync(file, 'utf8');
-  const i = doc.indexOf(start);
-  const j = doc.indexOf(end);
-  if (i < 0 || j < i) return `docs/benchmarks.md has no ${start} … ${end} markers; not updated`;
-  const body = markdown
-    .replace(/^# Benchmark results\n\nGenerated by `npm run bench`; see docs\/benchmarks.md for how to read this.\n\n/, '')
-    .replace(/^(#{1,5}) /gm, '$1# ')
-    .replace(/\]\(([\w.-]+\.svg)\)/g, '](../bench/results/$1)');
-  writeFileSync(file, `${doc.slice(0, i + start.length)}\n\n${body.trim()}\n\n${doc.slice(j)}`);
-  return 'docs/benchmarks.md updated';
-}
-
 /** Write latest.md, latest.json and the charts; returns the chart names. */
-function writeResults(resultsDir: string, extra: Record<string, unknown>, results: Results): { markdown: string; names: string[] } {
+function writeResults(resultsDir: string, extra: Record<string, unknown>, results: Results): { names: string[] } {
+  mkdirSync(resultsDir, { recursive: true });
   const { markdown, charts } = render(results);
   writeFileSync(path.join(resultsDir, 'latest.md'), markdown);
   writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ ...extra, ...results }, null, 1)}\n`);
   for (const [name, svg] of charts) writeFileSync(path.join(resultsDir, name), svg);
-  return { markdown, names: [...charts.keys()] };
+  return { names: [...charts.keys()] };
 }
 
 async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2));
   const settings = settingsFor(cli);
   const p = paths();
-  const resultsDir = path.join(p.root, 'bench', 'results');
+  const resultsDir = cli.out !== null ? path.resolve(cli.out) : path.join(p.root, cli.save ? SAVED_DIR : OUT_DIR);
   if (cli.render !== null) {
     const saved = JSON.parse(readFileSync(cli.render, 'utf8')) as Results & { settings: Settings; tools: unknown };
-    mkdirSync(resultsDir, { recursive: true });
     const { settings: s, tools: t, ...results } = saved;
-    const { markdown, names } = writeResults(resultsDir, { settings: s, tools: t }, results);
-    console.log(`bench: re-rendered ${names.length} charts and latest.md from ${cli.render}`);
-    if (cli.updateDocs) console.log(`bench: ${updateDocs(p.root, markdown)}`);
+    const { names } = writeResults(resultsDir, { settings: s, tools: t }, results);
+    console.log(`bench: re-rendered latest.md and ${names.length} charts from ${cli.render} into ${path.relative(process.cwd(), resultsDir) || '.'}`);
     return;
   }
-  const rawDir = path.join(resultsDir, 'raw');
+  const rawDir = path.join(p.root, OUT_DIR, 'raw');
   mkdirSync(rawDir, { recursive: true });
   const loadBefore = os.loadavg()[0]!.toFixed(2);
 
@@ -296,8 +302,7 @@ async function main(): Promise<void> {
     notes,
   };
 
-  const { markdown, names } = writeResults(resultsDir, { settings, tools }, results);
-  const docsMsg = cli.updateDocs ? updateDocs(p.root, markdown) : null;
+  const { names } = writeResults(resultsDir, { settings, tools }, results);
 
   // A failed baseline run is an error; our rows may legitimately be "not available yet".
   const baselineFailures = [
@@ -309,7 +314,7 @@ async function main(): Promise<void> {
   const rel = (f: string): string => path.relative(process.cwd(), path.join(resultsDir, f)) || f;
   console.log(`bench: ${settings.mode} run finished in ${progress.elapsedSeconds().toFixed(0)} s`);
   console.log(`bench: wrote ${rel('latest.md')}, ${rel('latest.json')} and ${names.length} charts (${names.join(', ')})`);
-  if (docsMsg) console.log(`bench: ${docsMsg}`);
+  if (!cli.save) console.log('bench: (git-ignored; --save writes the tracked report in bench/results/)');
   if (baselineFailures.length > 0) {
     console.error(`bench: ${baselineFailures.length} baseline run(s) failed:\n  ${baselineFailures.slice(0, 10).join('\n  ')}`);
     process.exitCode = 1;

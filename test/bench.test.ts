@@ -2,7 +2,9 @@
 // programs (built into a temporary directory, without a warning) do what bench/c/README.md says,
 // every HTTP server of the comparison sends the same bytes, the C timer program draws the JS
 // child's delays bit for bit and keeps its histogram edges, the statistics are right, and the
-// committed report is what the report code makes of the committed results.
+// report code makes a complete report of a saved run. The saved run is a fixture of this test's
+// own (test/fixtures/bench/latest.json, from a real run): no test reads a file that a command
+// rewrites.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,6 +75,9 @@ function threads(pid: number): number {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Threads:\s+(\d+)/m);
   return Number(m![1]);
 }
+
+/** A saved run (a real one, trimmed), which only this test reads. */
+const FIXTURE = join(packageDir, 'test/fixtures/bench/latest.json');
 
 const OK = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\nHello, World!';
 
@@ -215,8 +220,7 @@ describe('bench/lib: statistics and the lateness histogram', () => {
 });
 
 describe('bench/lib/report: the targets', () => {
-  const saved = (): Parameters<typeof render>[0] =>
-    JSON.parse(readFileSync(join(packageDir, 'bench/results/latest.json'), 'utf8'));
+  const saved = (): Parameters<typeof render>[0] => JSON.parse(readFileSync(FIXTURE, 'utf8'));
   const row = (markdown: string, target: string): string => markdown.split('\n').find((l) => l.startsWith(`| ${target}`)) ?? '';
 
   it('judges every target from the runs: a run made to miss one says so, with the margin', () => {
@@ -261,16 +265,45 @@ describe('bench/lib/report: the targets', () => {
   });
 });
 
-describe('bench/results', () => {
-  it('latest.md and the charts are what the report code makes of latest.json', () => {
-    const dir = join(packageDir, 'bench/results');
-    const { markdown, charts } = render(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
-    const hint = 'stale report: re-render with `npm run bench -- --render bench/results/latest.json`';
-    expect(markdown, hint).toBe(readFileSync(join(dir, 'latest.md'), 'utf8'));
-    expect(charts.size).toBeGreaterThan(0);
-    for (const [name, svg] of charts) {
-      expect(svg, `${name}: ${hint}`).toBe(readFileSync(join(dir, name), 'utf8'));
-      expect(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'), name).toBe(true);
+describe('bench/lib/report: a saved run', () => {
+  it('renders every suite, and every chart the report links is drawn and is an SVG', () => {
+    const { markdown, charts } = render(JSON.parse(readFileSync(FIXTURE, 'utf8')));
+    for (const title of ['## Targets', '## 1. HTTP', '## 2. TCP echo', '## 3. Timer lateness', '## 4. Idle', '## 5. Boundary']) expect(markdown).toContain(title);
+    const linked = [...markdown.matchAll(/!\[[^\]]*\]\(([\w.-]+\.svg)\)/g)].map((m) => m[1]);
+    expect(linked.length).toBeGreaterThan(0);
+    expect(new Set(linked)).toEqual(new Set(charts.keys()));
+    for (const [name, svg] of charts) expect(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'), name).toBe(true);
+  });
+});
+
+describe('bench/run: where the commands write', () => {
+  const runner = join(packageDir, 'dist/bench/run.js');
+
+  it('--help names the git-ignored default and the flag that writes the tracked report', async () => {
+    const r = await run([process.execPath, runner, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--save .*bench\/results\//);
+    expect(r.stdout).toMatch(/bench\/out\/ \(git-ignored\)/);
+    // and git does ignore it (where this is a git checkout)
+    const git = spawnSync('git', ['check-ignore', '-q', 'bench/out/latest.md', 'bench/out/raw/x.txt'], { cwd: packageDir });
+    if (git.error === undefined && git.status !== 128) expect(git.status).toBe(0);
+  });
+
+  it('--render --out DIR writes the report there, from a saved run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epoll-reactor-bench-out-'));
+    try {
+      const r = await run([process.execPath, runner, '--render', FIXTURE, '--out', dir]);
+      expect(r.code, r.stderr).toBe(0);
+      const { markdown } = render(JSON.parse(readFileSync(FIXTURE, 'utf8')));
+      expect(readFileSync(join(dir, 'latest.md'), 'utf8')).toBe(markdown);
+      expect(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')).meta).toEqual(JSON.parse(readFileSync(FIXTURE, 'utf8')).meta);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses --save together with --out, and unknown options, with status 2', async () => {
+    expect((await run([process.execPath, runner, '--save', '--out', '/tmp/x', '--render', FIXTURE])).code).toBe(2);
+    expect((await run([process.execPath, runner, '--bogus'])).code).toBe(2);
   });
 });
