@@ -14,10 +14,13 @@ import { BUCKETS, bucketOf, EDGES_US } from '../dist/bench/lib/lateness.js';
 import { render } from '../dist/bench/lib/report.js';
 import { checkHttpResponse } from '../dist/bench/lib/servers.js';
 import { fmtRatio, quantileSorted, ratios, summarize } from '../dist/bench/lib/stats.js';
-import { drawDelays, mulberry32 } from '../dist/bench/lib/timer-delays.js';
+import { drawChainDelays, drawDelays, mulberry32 } from '../dist/bench/lib/timer-delays.js';
 import { type ChildResult, checkFdsEachTest, exchange, packageDir, runChild } from './helpers';
 
 checkFdsEachTest();
+
+/** Whether libuv's header is here (Debian's libuv1-dev, which the bench's setup installs): build.sh skips the uv-* programs without it. */
+const haveLibuv = spawnSync('sh', ['-c', `printf '#include <uv.h>\\n' | \${CC:-cc} -E -x c - >/dev/null 2>&1`]).status === 0;
 
 let bin = '';
 beforeAll(() => {
@@ -81,17 +84,39 @@ const FIXTURE = join(packageDir, 'test/fixtures/bench/latest.json');
 
 const OK = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\nHello, World!';
 
-describe('bench/c/http-server', () => {
-  it.each([[[] as string[]], [['--idle-thread']]])('answers as the other servers do, pipelined too, and exits 0 on SIGTERM (%j)', async (extra) => {
-    const { proc, port } = await start([join(bin, 'http-server'), '--port', '0', '--host', '127.0.0.1', ...extra]);
-    // --idle-thread: the same server in a two-thread process (the point of the row)
-    expect(threads(proc.pid!)).toBe(extra.length === 0 ? 1 : 2);
+describe('bench/c/http-server and uv-http-server', () => {
+  const cases: [string, string[], number][] = [
+    ['http-server', [], 1],
+    ['http-server', ['--idle-thread'], 2],
+    ['uv-http-server', [], 1],
+  ];
+  // Without libuv the uv-* cases are left out, and one test below says so.
+  it.each(cases.filter(([name]) => haveLibuv || !name.startsWith('uv-')))('%s %j answers as the other servers do, pipelined too, and exits 0 on SIGTERM', async (name, extra, nthreads) => {
+    const { proc, port } = await start([join(bin, name), '--port', '0', '--host', '127.0.0.1', ...extra]);
+    // --idle-thread: the same server in a two-thread process (the point of the row); libuv's
+    // server starts no thread (no thread-pool work, and its signal handling is a pipe)
+    expect(threads(proc.pid!)).toBe(nthreads);
     expect(await checkHttpResponse('127.0.0.1', port)).toBe('identical');
     const three = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(3);
     expect(await exchange(port, three, 300)).toBe(OK.repeat(3));
     expect(await exchange(port, 'GET / HTTP/1.0\r\n\r\n')).toBe(OK.replace('keep-alive', 'close'));
     expect(await exchange(port, 'HELLO\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await exchange(port, `GET / HTTP/1.1\r\nX: ${'x'.repeat(9000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    // a body is skipped, and the request after it answered
+    expect(await exchange(port, 'POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n', 300)).toBe(OK.repeat(2));
     expect(await terminate(proc)).toBe(0);
+  });
+
+  it.skipIf(haveLibuv)('uv-http-server, uv-echo-server and uv-timers: not built here (no libuv1-dev; `npm run bench` installs it)', () => {
+    expect(haveLibuv).toBe(false);
+  });
+
+  it.runIf(haveLibuv)('the uv servers refuse bad usage with exit status 2', async () => {
+    for (const name of ['uv-http-server', 'uv-echo-server']) {
+      expect((await run([join(bin, name)])).code).toBe(2);
+      expect((await run([join(bin, name), '--port', 'x'])).code).toBe(2);
+      expect((await run([join(bin, name), '--port', '1', '--host', 'nowhere'])).code).toBe(2);
+    }
   });
 });
 
@@ -114,9 +139,10 @@ describe('bench/c/echo-server and echo-client', () => {
   const node = process.execPath;
   const cases: [string, () => string[]][] = [
     ['bench/c/echo-server', () => [join(bin, 'echo-server'), '--port', '0', '--host', '127.0.0.1']],
+    ['bench/c/uv-echo-server', () => [join(bin, 'uv-echo-server'), '--port', '0', '--host', '127.0.0.1']],
     ['examples/echo-server', () => [node, join(packageDir, 'dist/examples/echo-server.js'), '--port', '0']],
   ];
-  it.each(cases)('echo-client --json measures %s: messages, latency, no errors', async (name, argv) => {
+  it.each(cases.filter(([name]) => haveLibuv || !name.includes('/uv-')))('echo-client --json measures %s: messages, latency, no errors', async (name, argv) => {
     const { proc, port } = await start(argv());
     expect(await exchange(port, 'ping', 300)).toBe('ping');
     const r = await run([join(bin, 'echo-client'), '--port', String(port), '--connections', '4', '--size', '64', '--duration', '1', '--warmup', '0', '--json']);
@@ -140,23 +166,32 @@ describe('bench/c/echo-server and echo-client', () => {
   });
 });
 
-describe('bench/c/timers', () => {
-  it('draws the same delays as the JS timer child, bit for bit', async () => {
+describe('bench/c/timers and uv-timers', () => {
+  const programs = haveLibuv ? (['timers', 'uv-timers'] as const) : (['timers'] as const);
+  const implOf = (p: string): string => (p === 'timers' ? 'c' : 'uv');
+
+  it.each(programs)('%s draws the same delays as the JS timer child, bit for bit', async (program) => {
     for (const [seed, count, min, max, lead] of [
       [1, 2000, 1, 100, 0],
       [7, 500, 0.25, 3.5, 20],
       [123456789, 300, 5, 5, 1],
     ] as const) {
-      const r = await run([join(bin, 'timers'), '--print-delays', '--count', `${count}`, '--min', `${min}`, '--max', `${max}`, '--lead', `${lead}`, '--seed', `${seed}`]);
+      const r = await run([join(bin, program), '--print-delays', '--count', `${count}`, '--min', `${min}`, '--max', `${max}`, '--lead', `${lead}`, '--seed', `${seed}`]);
       expect(r.code, r.stderr).toBe(0);
       const c = r.stdout.trim().split('\n').map(Number); // %.17g: every double reads back exactly
       const js = drawDelays(mulberry32(seed), { count, minMs: min, maxMs: max, leadMs: lead });
       expect(c).toEqual([...js]);
     }
+    // the chained workload's whole milliseconds
+    const r = await run([join(bin, program), '--print-delays', '--chains', '10', '--count', '5000', '--min', '1', '--max', '10', '--seed', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    const c = r.stdout.trim().split('\n').map(Number);
+    expect(c).toEqual([...drawChainDelays(mulberry32(1), { count: 5000, minMs: 1, maxMs: 10, leadMs: 0 })]);
+    expect(new Set(c)).toEqual(new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
   });
 
-  it('keeps the histogram edges of bench/lib/lateness.ts', () => {
-    const src = readFileSync(join(packageDir, 'bench/c/timers.c'), 'utf8');
+  it('keep the histogram edges of bench/lib/lateness.ts', () => {
+    const src = readFileSync(join(packageDir, 'bench/c/timer-common.c'), 'utf8');
     const list = src.match(/static const double EDGES_US\[\] = \{([^}]*)\}/)![1]!;
     const edges = list
       .split(',')
@@ -166,22 +201,61 @@ describe('bench/c/timers', () => {
     expect(edges).toEqual([...EDGES_US]);
   });
 
-  it('fires every timer, none early, and reports the histogram the report reads', async () => {
-    const r = await run([join(bin, 'timers'), '--impl', 'c', '--count', '400', '--min', '1', '--max', '20', '--lead', '2', '--warmup', '200']);
+  it.each(programs)('%s fires every timer and reports the histogram the report reads (timerfd: none early)', async (program) => {
+    const r = await run([join(bin, program), '--impl', implOf(program), '--count', '400', '--min', '1', '--max', '20', '--lead', '2', '--warmup', '200']);
     expect(r.code, r.stderr).toBe(0);
-    const [result, meta] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(result).toMatchObject({ impl: 'c', basis: 'requested', count: 400, fired: 400, early: 0 });
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    // libuv's timers are whole milliseconds: reported against the requested and the truncated delay, as Node's
+    expect(lines.map((l) => l.basis ?? l.type)).toEqual(program === 'timers' ? ['requested', 'meta'] : ['requested', 'effective', 'meta']);
+    const result = lines[0];
+    expect(result).toMatchObject({ impl: implOf(program), basis: 'requested', count: 400, fired: 400 });
+    if (program === 'timers') {
+      expect(result.early).toBe(0);
+      expect(result.minUs).toBeGreaterThanOrEqual(0);
+    }
     expect(result.hist).toHaveLength(BUCKETS);
     expect(result.hist.reduce((a: number, b: number) => a + b, 0)).toBe(400);
-    expect(result.minUs).toBeGreaterThanOrEqual(0);
     expect(result.p50Us <= result.p99Us && result.p99Us <= result.maxUs).toBe(true);
-    expect(meta.type).toBe('meta');
+    expect(lines.at(-1)).toMatchObject({ type: 'meta', impl: implOf(program), count: 400, chains: 0 });
   });
 
-  it('refuses bad usage with exit status 2', async () => {
-    expect((await run([join(bin, 'timers'), '--impl', 'node'])).code).toBe(2);
-    expect((await run([join(bin, 'timers'), '--impl', 'c', '--count', 'many'])).code).toBe(2);
-    expect((await run([join(bin, 'timers'), '--impl', 'c', '--min', '5', '--max', '1'])).code).toBe(2);
+  it.each(programs)('%s runs the chained workload: every firing recorded, chains re-armed from their callbacks', async (program) => {
+    const r = await run([join(bin, program), '--impl', implOf(program), '--chains', '10', '--count', '200', '--min', '1', '--max', '3', '--warmup', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    const [result, ...rest] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(result).toMatchObject({ basis: 'requested', count: 200, fired: 200 });
+    if (program === 'timers') expect(result.early).toBe(0);
+    // only the 10 chains' first timers are scheduled up front: the other 190 were re-armed
+    expect(rest.at(-1)).toMatchObject({ type: 'meta', chains: 10, count: 200 });
+  });
+
+  it.each(programs)('%s refuses bad usage with exit status 2', async (program) => {
+    const impl = implOf(program);
+    expect((await run([join(bin, program), '--impl', 'node'])).code).toBe(2);
+    expect((await run([join(bin, program), '--impl', impl, '--count', 'many'])).code).toBe(2);
+    expect((await run([join(bin, program), '--impl', impl, '--min', '5', '--max', '1'])).code).toBe(2);
+    // chains: whole milliseconds, no lead, no more chains than firings
+    expect((await run([join(bin, program), '--impl', impl, '--chains', '10', '--min', '1.5', '--max', '10'])).code).toBe(2);
+    expect((await run([join(bin, program), '--impl', impl, '--chains', '10', '--lead', '5', '--max', '10'])).code).toBe(2);
+    expect((await run([join(bin, program), '--impl', impl, '--chains', '10', '--count', '5'])).code).toBe(2);
+  });
+});
+
+describe('bench/children/timers: the chained workload', () => {
+  const child = join(packageDir, 'dist/bench/children/timers.js');
+  it.each(['ours-standalone', 'ours-node', 'node'])('%s: every firing recorded, ours never early', async (impl) => {
+    const r = await run([process.execPath, child, '--impl', impl, '--chains', '10', '--count', '200', '--min', '1', '--max', '3', '--warmup', '0', '--passes', '2', '--warm-count', '50']);
+    expect(r.code, r.stderr).toBe(0);
+    const [result, ...rest] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(result).toMatchObject({ impl, basis: 'requested', count: 200, fired: 200 });
+    if (impl !== 'node') expect(result.early).toBe(0);
+    expect(rest.at(-1)).toMatchObject({ type: 'meta', chains: 10, passes: 2, record: 1 });
+  });
+
+  it('refuses chains with fractional delays or a lead, with exit status 2', async () => {
+    expect((await run([process.execPath, child, '--impl', 'node', '--chains', '10', '--count', '100', '--min', '0.5', '--max', '3'])).code).toBe(2);
+    expect((await run([process.execPath, child, '--impl', 'node', '--chains', '10', '--count', '100', '--max', '3', '--lead', '2'])).code).toBe(2);
+    expect((await run([process.execPath, child, '--impl', 'node', '--chains', '300', '--count', '100'])).code).toBe(2);
   });
 });
 
