@@ -22,7 +22,7 @@ import { type Ctx, paths, SUITES, type Settings, type SuiteName } from './lib/co
 import { killAllSync, liveCount, stopAll } from './lib/proc';
 import * as progress from './lib/progress';
 import { type Meta, type Results, render } from './lib/report';
-import { buildC, findTools, pinSelf } from './lib/setup';
+import { buildC, ensureLibuv, findTools, pinSelf } from './lib/setup';
 import { boundarySteps, runBoundary } from './suites/boundary';
 import { echoSteps, runEcho } from './suites/echo';
 import { httpSteps, runHttp } from './suites/http';
@@ -237,11 +237,14 @@ async function main(): Promise<void> {
   mkdirSync(rawDir, { recursive: true });
   const loadBefore = os.loadavg()[0]!.toFixed(2);
 
-  progress.show('[setup] building the C programs');
   const needsC = cli.only.some((s) => s === 'http' || s === 'echo' || s === 'timers' || s === 'idle');
+  progress.show('[setup] libuv headers for the C programs on libuv');
+  const libuv = needsC ? ensureLibuv() : { version: null, problem: 'not needed' };
+  progress.show('[setup] building the C programs');
   if (needsC) buildC(p.root);
   progress.show('[setup] looking for wrk, strace, taskset');
-  const tools = findTools({ wrk: cli.only.includes('http'), strace: cli.only.includes('idle') });
+  const tools = { ...findTools({ wrk: cli.only.includes('http'), strace: cli.only.includes('idle') }), libuv: libuv.version, libuvProblem: libuv.problem };
+  if (needsC && !libuv.version) progress.log(`setup: libuv unavailable — the libuv C rows will be skipped (${libuv.problem})`);
   const cpus = os.cpus().length;
   const ctx: Ctx = {
     ...p,
@@ -299,6 +302,7 @@ async function main(): Promise<void> {
     suiteSeconds,
     node: process.version,
     wrk: tools.wrkVersion,
+    libuv: tools.libuv ?? undefined,
     notes,
   };
 

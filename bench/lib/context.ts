@@ -40,6 +40,9 @@ export interface Tools {
   wrkProblem: string | null;
   strace: boolean;
   straceProblem: string | null;
+  /** The libuv the uv-* C programs were built against ("libuv 1.44.2"), or null. */
+  libuv: string | null;
+  libuvProblem: string | null;
 }
 
 export interface Ctx {

@@ -25,6 +25,8 @@ export interface Meta {
   suiteSeconds?: Record<string, number>;
   node: string;
   wrk: string;
+  /** The libuv of the C baselines on libuv (runs from before them lack it). */
+  libuv?: string;
   notes: string[];
 }
 
@@ -131,7 +133,7 @@ function httpSection(h: HttpResult, charts: string[]): string {
   md += ourRatios(
     h.servers,
     h.connections,
-    ['c', 'c-mt', 'node-net', 'node-http'],
+    ['c', 'c-mt', 'uv', 'node-net', 'node-http'],
     (id, conns, f) => perRound(h.runs, id, conns, R, f as (r: HttpRun) => number | undefined),
     'reqPerCpuS',
     'rps',
@@ -244,7 +246,7 @@ function echoSection(e: EchoResult, charts: string[]): string {
   md += ourRatios(
     e.servers,
     e.connections,
-    ['c', 'node-net'],
+    ['c', 'uv', 'node-net'],
     (id, conns, f) => pr(id, conns, f as (r: EchoRun) => number | undefined),
     'msgsPerCpuS',
     'msgsPerS',
@@ -605,10 +607,12 @@ function fmtMargin(m: number): string {
 function targetsSection(r: Results): string {
   const rows: string[][] = [];
   // Ratios of ours to a baseline, per round then summarised, as in the suites' own tables.
+  // The per-round values follow the summary: a margin is read against them.
   const ratioRow = (label: string, ours: (number | undefined)[], base: (number | undefined)[], goal: number): void => {
-    const s = summarize(ratios(ours, base));
+    const each = ratios(ours, base);
+    const s = summarize(each);
     if (!s) rows.push([label, 'not measured in this run', '–']);
-    else rows.push([label, fmtRatio(s), verdict(s.median >= goal, `by ${fmtMargin(goal - s.median)}`)]);
+    else rows.push([label, `${fmtRatio(s)}${each.length > 1 ? ` — per round ${each.map((x) => x.toFixed(3)).join(', ')}` : ''}`, verdict(s.median >= goal, `by ${fmtMargin(goal - s.median)}`)]);
   };
   const h = r.http && !r.http.skipped ? r.http : undefined;
   if (h) {
@@ -618,6 +622,8 @@ function targetsSection(r: Results): string {
     ratioRow('HTTP, 100 conns, standalone ≥ 1.3× Node `net` minimal', v('ours-standalone'), v('node-net'), 1.3);
     ratioRow('HTTP, 100 conns, standalone ≥ 2.2× Node `http`', v('ours-standalone'), v('node-http'), 2.2);
     ratioRow('HTTP, 100 conns, node driver (inside Node\'s loop) ≥ 0.9× C', v('ours-node'), v('c'), 0.9);
+    // libuv itself, in C (issue 26): Node's loop without Node.
+    if (h.servers.some((s) => s.id === 'uv')) ratioRow('HTTP, 100 conns, standalone ≥ 0.95× libuv C', v('ours-standalone'), v('uv'), 0.95);
   }
   const e = r.echo;
   if (e) {
@@ -632,6 +638,7 @@ function targetsSection(r: Results): string {
         ratioRow(`echo 64 B, ${fmtNum(conns, 0)} conns, ${name} ≥ 1.3× Node \`net\``, v(ours, conns), v('node-net', conns), 1.3);
       }
     }
+    if (e.servers.some((s) => s.id === 'uv')) ratioRow('echo 64 B, 100 conns, standalone ≥ 0.95× libuv C', v('ours-standalone', 100), v('uv', 100), 0.95);
   }
   if (r.timers) {
     const t = r.timers;
@@ -717,7 +724,7 @@ export function render(r: Results): { markdown: string; charts: Map<string, stri
       ['date', m.date],
       ['mode', `${m.mode} — ${m.settingsText}`],
       ['machine', m.machine],
-      ['software', `Node ${m.node}; ${m.wrk}`],
+      ['software', `Node ${m.node}; ${m.wrk}${m.libuv ? `; ${m.libuv} (the C programs on libuv)` : ''}`],
       ['placement', m.placement],
       ['load average (1 min) before → after', `${m.loadBefore} → ${m.loadAfter}`],
       ['commit', m.commit],
