@@ -138,6 +138,8 @@ function settingsFor(cli: Cli): Settings {
         timerCount: 100_000,
         sparseTimerCount: 2000,
         timerRounds: cli.rounds ?? 2,
+        chainFirings: 5000,
+        chainRounds: cli.rounds ?? 1,
         idleConnections: 10_000,
         idleWindow: 2,
         idleRounds: cli.rounds ?? 1,
@@ -159,6 +161,8 @@ function settingsFor(cli: Cli): Settings {
         timerCount: 100_000,
         sparseTimerCount: 2000,
         timerRounds: Math.max(rounds, 5),
+        chainFirings: 5000,
+        chainRounds: rounds,
         idleConnections: 10_000,
         idleWindow: 10,
         idleRounds: rounds,
@@ -177,7 +181,9 @@ function settingsText(s: Settings, only: SuiteName[]): string {
   const parts: string[] = [`${s.rounds} rounds, interleaved`];
   if (only.includes('http')) parts.push(`HTTP ${s.httpDuration} s per run (warm-up ${s.httpWarmup} s ${s.httpWarmupEachRun ? 'before each run' : 'once per server'})`);
   if (only.includes('echo')) parts.push(`echo ${s.echoDuration} s per run (+${s.echoWarmup} s warm-up)`);
-  if (only.includes('timers')) parts.push(`timers ${s.timerCount.toLocaleString('en-US')} + ${s.sparseTimerCount.toLocaleString('en-US')} × ${s.timerRounds} rounds`);
+  if (only.includes('timers')) {
+    parts.push(`timers ${s.timerCount.toLocaleString('en-US')} + ${s.sparseTimerCount.toLocaleString('en-US')} × ${s.timerRounds} rounds, chained ${s.chainFirings.toLocaleString('en-US')} firings × ${s.chainRounds} round${s.chainRounds === 1 ? '' : 's'} pinned and unpinned`);
+  }
   if (only.includes('idle')) parts.push(`idle ${s.idleConnections.toLocaleString('en-US')} conns, ${s.idleWindow} s window × ${s.idleRounds} round${s.idleRounds === 1 ? '' : 's'}`);
   if (only.includes('boundary')) parts.push(`boundary ${s.boundaryRounds} rounds × ${s.boundarySamples} samples of ${s.boundarySampleMs} ms`);
   return parts.join('; ');
@@ -312,7 +318,9 @@ async function main(): Promise<void> {
   const baselineFailures = [
     ...(results.http?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `http ${r.server} ${r.conns}c r${r.round}: ${r.error}`),
     ...(results.echo?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `echo ${r.server} ${r.conns}c r${r.round}: ${r.error}`),
-    ...(results.timers?.runs ?? []).filter((r) => !r.ok && (r.impl === 'node' || r.impl === 'c')).map((r) => `timers ${r.impl} ${r.variant} r${r.round}: ${r.error}`),
+    ...(results.timers?.runs ?? [])
+      .filter((r) => !r.ok && (r.impl === 'node' || r.impl === 'c' || (r.impl === 'uv' && !r.error?.startsWith('not available'))))
+      .map((r) => `timers ${r.impl} ${r.variant} r${r.round}: ${r.error}`),
     ...(results.idle?.runs ?? []).filter((r) => !r.ok && !r.impl.startsWith('ours')).map((r) => `idle ${r.impl} r${r.round}: ${r.error}`),
   ];
   const rel = (f: string): string => path.relative(process.cwd(), path.join(resultsDir, f)) || f;

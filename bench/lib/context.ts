@@ -25,6 +25,9 @@ export interface Settings {
   timerCount: number;
   sparseTimerCount: number;
   timerRounds: number;
+  /** The chained timer workload: firings recorded per run, and rounds. */
+  chainFirings: number;
+  chainRounds: number;
   idleConnections: number;
   idleWindow: number;
   idleRounds: number;
