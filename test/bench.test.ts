@@ -2,9 +2,8 @@
 // programs (built into a temporary directory, without a warning) do what bench/c/README.md says,
 // every HTTP server of the comparison sends the same bytes, the C timer program draws the JS
 // child's delays bit for bit and keeps its histogram edges, the statistics are right, and the
-// report code makes a complete report of a saved run. The saved run is a fixture of this test's
-// own (test/fixtures/bench/latest.json, from a real run): no test reads a file that a command
-// rewrites.
+// report code makes a complete report of a saved run. The saved runs are fixtures of this test's
+// own (test/fixtures/bench/, from real runs): no test reads a file that a command rewrites.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,8 +78,9 @@ function threads(pid: number): number {
   return Number(m![1]);
 }
 
-/** A saved run (a real one, trimmed), which only this test reads. */
-const FIXTURE = join(packageDir, 'test/fixtures/bench/latest.json');
+/** Saved runs, which only this test reads: the full run at 6abc8f5 (before the libuv rows), and the http, echo and timers suites of a --quick run with them. */
+const FIXTURE = join(packageDir, 'test/fixtures/bench/full-6abc8f5.json');
+const QUICK_FIXTURE = join(packageDir, 'test/fixtures/bench/quick-libuv.json');
 
 const OK = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\nHello, World!';
 
@@ -340,13 +340,71 @@ describe('bench/lib/report: the targets', () => {
 });
 
 describe('bench/lib/report: a saved run', () => {
-  it('renders every suite, and every chart the report links is drawn and is an SVG', () => {
-    const { markdown, charts } = render(JSON.parse(readFileSync(FIXTURE, 'utf8')));
-    for (const title of ['## Targets', '## 1. HTTP', '## 2. TCP echo', '## 3. Timer lateness', '## 4. Idle', '## 5. Boundary']) expect(markdown).toContain(title);
+  it.each([FIXTURE, QUICK_FIXTURE])('renders every suite of %s, and every chart the report links is drawn and is an SVG', (file) => {
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    const { markdown, charts } = render(saved);
+    const titles: [string, string][] = [
+      ['meta', '## Targets'],
+      ['http', '## 1. HTTP'],
+      ['echo', '## 2. TCP echo'],
+      ['timers', '## 3. Timer lateness'],
+      ['idle', '## 4. Idle'],
+      ['boundary', '## 5. Boundary'],
+    ];
+    for (const [suite, title] of titles) if (saved[suite]) expect(markdown).toContain(title);
     const linked = [...markdown.matchAll(/!\[[^\]]*\]\(([\w.-]+\.svg)\)/g)].map((m) => m[1]);
     expect(linked.length).toBeGreaterThan(0);
     expect(new Set(linked)).toEqual(new Set(charts.keys()));
     for (const [name, svg] of charts) expect(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'), name).toBe(true);
+  });
+});
+
+describe('bench/lib/report: libuv in C and the chained timers (issue 26)', () => {
+  const quick = (): Parameters<typeof render>[0] => JSON.parse(readFileSync(QUICK_FIXTURE, 'utf8'));
+  const row = (markdown: string, start: string): string => markdown.split('\n').find((l) => l.startsWith(`| ${start}`)) ?? '';
+  const perRoundRatios = (runs: { server: string; conns: number; round: number; ok: boolean }[], field: string, ours: string, base: string): number[] => {
+    const get = (id: string, round: number) => (runs.find((x) => x.ok && x.server === id && x.conns === 100 && x.round === round) as Record<string, unknown> | undefined)?.[field] as number;
+    const rounds = Math.max(...runs.map((x) => x.round));
+    return Array.from({ length: rounds }, (_, i) => get(ours, i + 1) / get(base, i + 1));
+  };
+
+  it('judges ours ÷ libuv C per server CPU-second at 100 connections, HTTP and echo, with the per-round ratios', () => {
+    const r = quick();
+    const http = perRoundRatios(r.http!.runs, 'reqPerCpuS', 'ours-standalone', 'uv');
+    const echo = perRoundRatios(r.echo!.runs, 'msgsPerCpuS', 'ours-standalone', 'uv');
+    const md = render(r).markdown;
+    expect(row(md, 'HTTP, 100 conns, standalone ≥ 0.95× libuv C')).toContain(`per round ${http.map((x) => x.toFixed(3)).join(', ')}`);
+    expect(row(md, 'echo 64 B, 100 conns, standalone ≥ 0.95× libuv C')).toContain(`per round ${echo.map((x) => x.toFixed(3)).join(', ')}`);
+    // the "ours against the baselines" tables have libuv C columns
+    expect(md).toMatch(/\| per CPU vs libuv C \|/);
+    // a run made to miss it says so
+    for (const run of r.http!.runs) if (run.server === 'uv') run.reqPerCpuS = run.reqPerCpuS! * 3;
+    expect(row(render(r).markdown, 'HTTP, 100 conns, standalone ≥ 0.95× libuv C')).toMatch(/\| \*\*missed\*\* by 0\.\d{3} \|$/);
+    // a run from before the libuv rows has no such target
+    expect(render(JSON.parse(readFileSync(FIXTURE, 'utf8'))).markdown).not.toMatch(/libuv C/);
+  });
+
+  it('shows the chained workload pinned and unpinned, every program, and judges ours against plain C in the same round', () => {
+    const r = quick();
+    const md = render(r).markdown;
+    expect(md).toContain('### Chained timers');
+    for (const v of ['chains-pinned', 'chains-unpinned']) {
+      for (const label of ['ours · standalone', 'ours · node driver', 'Node `setTimeout`', 'libuv C', 'C `timerfd`']) expect(row(md, `${v} | ${label}`), `${v} ${label}`).not.toBe('');
+    }
+    const target = 'timers, chained (issue 26)';
+    const p99 = (variant: string, impl: string) => r.timers!.runs.find((x) => x.ok && x.variant === variant && x.impl === impl)!.results![0]!;
+    // Ours made twice plain C's tail (then half of it), in every chained run: missed (then met).
+    for (const factor of [2, 0.5]) {
+      for (const v of ['chains-pinned', 'chains-unpinned']) {
+        for (const impl of ['ours-standalone', 'ours-node']) p99(v, impl).p99Us = p99(v, 'c').p99Us * factor;
+      }
+      const verdict = row(render(r).markdown, target);
+      if (factor > 1) expect(verdict).toMatch(/\*\*missed\*\*: pinned standalone \(2\.00×\), pinned node driver \(2\.00×\), unpinned standalone \(2\.00×\), unpinned node driver \(2\.00×\) \|$/);
+      else expect(verdict).toMatch(/\| met \|$/);
+    }
+    // an early firing of ours in a chained run counts against "zero early firings"
+    p99('chains-pinned', 'ours-node').early = 2;
+    expect(row(render(r).markdown, 'timers: zero early firings')).toMatch(/\*\*missed\*\* \(2 early\)/);
   });
 });
 
