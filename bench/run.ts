@@ -1,7 +1,7 @@
 /**
  * The benchmark runner: `npm run bench [-- options]` (= build:ts, then node dist/bench/run.js).
  *
- *   --quick              short runs (default: full, ~20 minutes); see USAGE for how long
+ *   --quick              short runs, about 3 minutes (default: full, ~20 minutes)
  *   --only a,b           suites to run: http, echo, timers, idle, boundary (default: all)
  *   --rounds N           rounds per measurement (interleaved A B C A B C …; default 3)
  *   --duration S         measured seconds per HTTP and echo run (wrk rounds up to whole seconds)
@@ -31,7 +31,7 @@ import { runTimers, timerSteps } from './suites/timers';
 
 const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary] [--rounds N] [--duration S] [--save | --out DIR] [--standin-ours] [--render latest.json]
 
-  --quick         short runs of every suite, a few minutes (a full run takes about 20)
+  --quick         short runs of every suite: about 3 minutes (a full run: about 20)
   --only LIST     suites to run (default: all)
   --rounds N      rounds per measurement, interleaved (default 3)
   --duration S    measured seconds per HTTP and echo run
