@@ -1,17 +1,18 @@
 /**
  * The benchmark runner: `npm run bench [-- options]` (= build:ts, then node dist/bench/run.js).
  *
- *   --quick              short runs, whole thing under 2 minutes (default: full, ~20 minutes)
+ *   --quick              short runs, about 3 minutes (default: full, ~20 minutes)
  *   --only a,b           suites to run: http, echo, timers, idle, boundary (default: all)
  *   --rounds N           rounds per measurement (interleaved A B C A B C …; default 3)
  *   --duration S         measured seconds per HTTP and echo run (wrk rounds up to whole seconds)
- *   --update-docs        also copy the results into docs/benchmarks.md ("Latest results")
+ *   --save               write the report into the tracked bench/results/ (alias: --update-docs)
  *   --render FILE        only re-render the report and charts from a saved latest.json
  *   --standin-ours       harness self-test: run the Node net servers in our rows (clearly marked)
  *
  * Servers (and the measured timer/boundary children) run on CPU 1, load generators and this
- * runner on CPU 0. Results: bench/results/latest.md, latest.json and *.svg; raw tool output in
- * bench/results/raw/ (git-ignored). docs/benchmarks.md explains the method and how to read it.
+ * runner on CPU 0. Results: latest.md, latest.json and *.svg in bench/out/ (git-ignored), or in
+ * bench/results/ (tracked; the docs link it) with --save; raw tool output always in
+ * bench/out/raw/. docs/benchmarks.md explains the method and how to read it.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,27 +22,45 @@ import { type Ctx, paths, SUITES, type Settings, type SuiteName } from './lib/co
 import { killAllSync, liveCount, stopAll } from './lib/proc';
 import * as progress from './lib/progress';
 import { type Meta, type Results, render } from './lib/report';
-import { buildC, findTools, pinSelf } from './lib/setup';
+import { buildC, ensureLibuv, findTools, pinSelf } from './lib/setup';
 import { boundarySteps, runBoundary } from './suites/boundary';
 import { echoSteps, runEcho } from './suites/echo';
 import { httpSteps, runHttp } from './suites/http';
 import { idleSteps, runIdle } from './suites/idle';
 import { runTimers, timerSteps } from './suites/timers';
 
-const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary] [--rounds N] [--duration S] [--update-docs] [--standin-ours] [--render latest.json]`;
+const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary] [--rounds N] [--duration S] [--save | --out DIR] [--standin-ours] [--render latest.json]
+
+  --quick         short runs of every suite: about 3 minutes (a full run: about 20)
+  --only LIST     suites to run (default: all)
+  --rounds N      rounds per measurement, interleaved (default 3)
+  --duration S    measured seconds per HTTP and echo run
+  --save          write the report to bench/results/ (tracked, linked from docs/benchmarks.md);
+                  --update-docs is the same. Without it the report goes to bench/out/ (git-ignored)
+  --out DIR       write the report to DIR instead
+  --render FILE   no measuring: re-render the report and charts from a saved latest.json
+  --standin-ours  harness self-test: the Node net servers run in the rows of ours (marked)
+
+Raw tool output (wrk, echo-client) always goes to bench/out/raw/.`;
+
+/** Where a run writes unless told to save: git-ignored, so that no command changes tracked files. */
+const OUT_DIR = path.join('bench', 'out');
+/** The tracked report, written only with --save. */
+const SAVED_DIR = path.join('bench', 'results');
 
 interface Cli {
   quick: boolean;
   only: SuiteName[];
   rounds: number | null;
   duration: number | null;
-  updateDocs: boolean;
+  save: boolean;
   standinOurs: boolean;
   render: string | null;
+  out: string | null;
 }
 
 function parseCli(argv: string[]): Cli {
-  const cli: Cli = { quick: false, only: [...SUITES], rounds: null, duration: null, updateDocs: false, standinOurs: false, render: null };
+  const cli: Cli = { quick: false, only: [...SUITES], rounds: null, duration: null, save: false, standinOurs: false, render: null, out: null };
   const fail = (msg: string): never => {
     console.error(`${msg}\n${USAGE}`);
     process.exit(2);
@@ -75,14 +94,18 @@ function parseCli(argv: string[]): Cli {
         cli.duration = n;
         break;
       }
+      case '--save':
       case '--update-docs':
-        cli.updateDocs = true;
+        cli.save = true;
         break;
       case '--standin-ours':
         cli.standinOurs = true;
         break;
       case '--render':
         cli.render = value();
+        break;
+      case '--out':
+        cli.out = value();
         break;
       case '--help':
       case '-h':
@@ -93,6 +116,7 @@ function parseCli(argv: string[]): Cli {
         fail(`unknown option ${a}`);
     }
   }
+  if (cli.save && cli.out !== null) fail('--save and --out name two different places: give one');
   return cli;
 }
 
@@ -114,6 +138,8 @@ function settingsFor(cli: Cli): Settings {
         timerCount: 100_000,
         sparseTimerCount: 2000,
         timerRounds: cli.rounds ?? 2,
+        chainFirings: 5000,
+        chainRounds: cli.rounds ?? 1,
         idleConnections: 10_000,
         idleWindow: 2,
         idleRounds: cli.rounds ?? 1,
@@ -135,6 +161,8 @@ function settingsFor(cli: Cli): Settings {
         timerCount: 100_000,
         sparseTimerCount: 2000,
         timerRounds: Math.max(rounds, 5),
+        chainFirings: 5000,
+        chainRounds: rounds,
         idleConnections: 10_000,
         idleWindow: 10,
         idleRounds: rounds,
@@ -153,7 +181,9 @@ function settingsText(s: Settings, only: SuiteName[]): string {
   const parts: string[] = [`${s.rounds} rounds, interleaved`];
   if (only.includes('http')) parts.push(`HTTP ${s.httpDuration} s per run (warm-up ${s.httpWarmup} s ${s.httpWarmupEachRun ? 'before each run' : 'once per server'})`);
   if (only.includes('echo')) parts.push(`echo ${s.echoDuration} s per run (+${s.echoWarmup} s warm-up)`);
-  if (only.includes('timers')) parts.push(`timers ${s.timerCount.toLocaleString('en-US')} + ${s.sparseTimerCount.toLocaleString('en-US')} × ${s.timerRounds} rounds`);
+  if (only.includes('timers')) {
+    parts.push(`timers ${s.timerCount.toLocaleString('en-US')} + ${s.sparseTimerCount.toLocaleString('en-US')} × ${s.timerRounds} rounds, chained ${s.chainFirings.toLocaleString('en-US')} firings × ${s.chainRounds} round${s.chainRounds === 1 ? '' : 's'} pinned and unpinned`);
+  }
   if (only.includes('idle')) parts.push(`idle ${s.idleConnections.toLocaleString('en-US')} conns, ${s.idleWindow} s window × ${s.idleRounds} round${s.idleRounds === 1 ? '' : 's'}`);
   if (only.includes('boundary')) parts.push(`boundary ${s.boundaryRounds} rounds × ${s.boundarySamples} samples of ${s.boundarySampleMs} ms`);
   return parts.join('; ');
@@ -187,55 +217,40 @@ function commit(root: string): string {
   return dirty ? `${head} (with uncommitted changes)` : head;
 }
 
-/** Copy the report into docs/benchmarks.md between its "latest results" markers. */
-function updateDocs(root: string, markdown: string): string {
-  const file = path.join(root, 'docs', 'benchmarks.md');
-  const start = '<!-- latest-results:start -->';
-  const end = '<!-- latest-results:end -->';
-  const doc = readFileSync(file, 'utf8');
-  const i = doc.indexOf(start);
-  const j = doc.indexOf(end);
-  if (i < 0 || j < i) return `docs/benchmarks.md has no ${start} … ${end} markers; not updated`;
-  const body = markdown
-    .replace(/^# Benchmark results\n\nGenerated by `npm run bench`; see docs\/benchmarks.md for how to read this.\n\n/, '')
-    .replace(/^(#{1,5}) /gm, '$1# ')
-    .replace(/\]\(([\w.-]+\.svg)\)/g, '](../bench/results/$1)');
-  writeFileSync(file, `${doc.slice(0, i + start.length)}\n\n${body.trim()}\n\n${doc.slice(j)}`);
-  return 'docs/benchmarks.md updated';
-}
-
 /** Write latest.md, latest.json and the charts; returns the chart names. */
-function writeResults(resultsDir: string, extra: Record<string, unknown>, results: Results): { markdown: string; names: string[] } {
+function writeResults(resultsDir: string, extra: Record<string, unknown>, results: Results): { names: string[] } {
+  mkdirSync(resultsDir, { recursive: true });
   const { markdown, charts } = render(results);
   writeFileSync(path.join(resultsDir, 'latest.md'), markdown);
   writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ ...extra, ...results }, null, 1)}\n`);
   for (const [name, svg] of charts) writeFileSync(path.join(resultsDir, name), svg);
-  return { markdown, names: [...charts.keys()] };
+  return { names: [...charts.keys()] };
 }
 
 async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2));
   const settings = settingsFor(cli);
   const p = paths();
-  const resultsDir = path.join(p.root, 'bench', 'results');
+  const resultsDir = cli.out !== null ? path.resolve(cli.out) : path.join(p.root, cli.save ? SAVED_DIR : OUT_DIR);
   if (cli.render !== null) {
     const saved = JSON.parse(readFileSync(cli.render, 'utf8')) as Results & { settings: Settings; tools: unknown };
-    mkdirSync(resultsDir, { recursive: true });
     const { settings: s, tools: t, ...results } = saved;
-    const { markdown, names } = writeResults(resultsDir, { settings: s, tools: t }, results);
-    console.log(`bench: re-rendered ${names.length} charts and latest.md from ${cli.render}`);
-    if (cli.updateDocs) console.log(`bench: ${updateDocs(p.root, markdown)}`);
+    const { names } = writeResults(resultsDir, { settings: s, tools: t }, results);
+    console.log(`bench: re-rendered latest.md and ${names.length} charts from ${cli.render} into ${path.relative(process.cwd(), resultsDir) || '.'}`);
     return;
   }
-  const rawDir = path.join(resultsDir, 'raw');
+  const rawDir = path.join(p.root, OUT_DIR, 'raw');
   mkdirSync(rawDir, { recursive: true });
   const loadBefore = os.loadavg()[0]!.toFixed(2);
 
-  progress.show('[setup] building the C programs');
   const needsC = cli.only.some((s) => s === 'http' || s === 'echo' || s === 'timers' || s === 'idle');
+  progress.show('[setup] libuv headers for the C programs on libuv');
+  const libuv = needsC ? ensureLibuv() : { version: null, problem: 'not needed' };
+  progress.show('[setup] building the C programs');
   if (needsC) buildC(p.root);
   progress.show('[setup] looking for wrk, strace, taskset');
-  const tools = findTools({ wrk: cli.only.includes('http'), strace: cli.only.includes('idle') });
+  const tools = { ...findTools({ wrk: cli.only.includes('http'), strace: cli.only.includes('idle') }), libuv: libuv.version, libuvProblem: libuv.problem };
+  if (needsC && !libuv.version) progress.log(`setup: libuv unavailable — the libuv C rows will be skipped (${libuv.problem})`);
   const cpus = os.cpus().length;
   const ctx: Ctx = {
     ...p,
@@ -293,23 +308,25 @@ async function main(): Promise<void> {
     suiteSeconds,
     node: process.version,
     wrk: tools.wrkVersion,
+    libuv: tools.libuv ?? undefined,
     notes,
   };
 
-  const { markdown, names } = writeResults(resultsDir, { settings, tools }, results);
-  const docsMsg = cli.updateDocs ? updateDocs(p.root, markdown) : null;
+  const { names } = writeResults(resultsDir, { settings, tools }, results);
 
   // A failed baseline run is an error; our rows may legitimately be "not available yet".
   const baselineFailures = [
     ...(results.http?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `http ${r.server} ${r.conns}c r${r.round}: ${r.error}`),
     ...(results.echo?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `echo ${r.server} ${r.conns}c r${r.round}: ${r.error}`),
-    ...(results.timers?.runs ?? []).filter((r) => !r.ok && (r.impl === 'node' || r.impl === 'c')).map((r) => `timers ${r.impl} ${r.variant} r${r.round}: ${r.error}`),
+    ...(results.timers?.runs ?? [])
+      .filter((r) => !r.ok && (r.impl === 'node' || r.impl === 'c' || (r.impl === 'uv' && !r.error?.startsWith('not available'))))
+      .map((r) => `timers ${r.impl} ${r.variant} r${r.round}: ${r.error}`),
     ...(results.idle?.runs ?? []).filter((r) => !r.ok && !r.impl.startsWith('ours')).map((r) => `idle ${r.impl} r${r.round}: ${r.error}`),
   ];
   const rel = (f: string): string => path.relative(process.cwd(), path.join(resultsDir, f)) || f;
   console.log(`bench: ${settings.mode} run finished in ${progress.elapsedSeconds().toFixed(0)} s`);
   console.log(`bench: wrote ${rel('latest.md')}, ${rel('latest.json')} and ${names.length} charts (${names.join(', ')})`);
-  if (docsMsg) console.log(`bench: ${docsMsg}`);
+  if (!cli.save) console.log('bench: (git-ignored; --save writes the tracked report in bench/results/)');
   if (baselineFailures.length > 0) {
     console.error(`bench: ${baselineFailures.length} baseline run(s) failed:\n  ${baselineFailures.slice(0, 10).join('\n  ')}`);
     process.exitCode = 1;

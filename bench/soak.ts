@@ -1,7 +1,7 @@
 /**
  * Soak: hold mixed load against the example servers for N minutes and watch them for leaks.
  *
- *   npm run soak -- --minutes 2
+ *   npm run soak -- --minutes 2 [--rss-growth-mib 24] [--save]
  *
  * Servers (each its own process): examples/http-server (standalone driver) and
  * examples/echo-server (inside Node's loop), both with --report. Load, from this process
@@ -14,7 +14,8 @@
  * Every second it records, per server: RSS, JS heap, open fds, connections. At the end the load
  * stops, and the run fails (exit 1) unless each server's fd count is back to where it was before
  * the load, and its RSS grew by at most the stated bound between the end of the first fifth of
- * the run (warmed up) and the end. The samples go to bench/results/soak-latest.json.
+ * the run (warmed up) and the end. The samples go to bench/out/soak-latest.json (git-ignored), or
+ * with --save to bench/results/soak-latest.json (tracked; docs/reliability.md quotes it).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '2' },
     'rss-growth-mib': { type: 'string', default: '24' },
+    save: { type: 'boolean', default: false },
   },
 });
 const MINUTES = Number(values.minutes);
@@ -190,8 +192,11 @@ async function main(): Promise<void> {
     s.proc.kill('SIGKILL');
   }
   console.log(`load: ${counters.echo} echo round trips, ${counters.http} HTTP requests, ${counters.churn} connect/close cycles, ${counters.errors} client errors`);
-  mkdirSync(join(root, 'bench/results'), { recursive: true });
-  writeFileSync(join(root, 'bench/results/soak-latest.json'), JSON.stringify({ ...result, samples }, null, 1));
+  // Tracked files change only when asked (--save); by default the samples go to a git-ignored place.
+  const outDir = join(root, values.save ? 'bench/results' : 'bench/out');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'soak-latest.json'), JSON.stringify({ ...result, samples }, null, 1));
+  console.log(`soak: samples in ${join(outDir, 'soak-latest.json')}`);
   process.exit(failed ? 1 : 0);
 }
 

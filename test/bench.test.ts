@@ -2,7 +2,8 @@
 // programs (built into a temporary directory, without a warning) do what bench/c/README.md says,
 // every HTTP server of the comparison sends the same bytes, the C timer program draws the JS
 // child's delays bit for bit and keeps its histogram edges, the statistics are right, and the
-// committed report is what the report code makes of the committed results.
+// report code makes a complete report of a saved run. The saved runs are fixtures of this test's
+// own (test/fixtures/bench/, from real runs): no test reads a file that a command rewrites.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,10 +13,13 @@ import { BUCKETS, bucketOf, EDGES_US } from '../dist/bench/lib/lateness.js';
 import { render } from '../dist/bench/lib/report.js';
 import { checkHttpResponse } from '../dist/bench/lib/servers.js';
 import { fmtRatio, quantileSorted, ratios, summarize } from '../dist/bench/lib/stats.js';
-import { drawDelays, mulberry32 } from '../dist/bench/lib/timer-delays.js';
+import { drawChainDelays, drawDelays, mulberry32 } from '../dist/bench/lib/timer-delays.js';
 import { type ChildResult, checkFdsEachTest, exchange, packageDir, runChild } from './helpers';
 
 checkFdsEachTest();
+
+/** Whether libuv's header is here (Debian's libuv1-dev, which the bench's setup installs): build.sh skips the uv-* programs without it. */
+const haveLibuv = spawnSync('sh', ['-c', `printf '#include <uv.h>\\n' | \${CC:-cc} -E -x c - >/dev/null 2>&1`]).status === 0;
 
 let bin = '';
 beforeAll(() => {
@@ -74,19 +78,45 @@ function threads(pid: number): number {
   return Number(m![1]);
 }
 
+/** Saved runs, which only this test reads: the full run at 6abc8f5 (before the libuv rows), and the http, echo and timers suites of a --quick run with them. */
+const FIXTURE = join(packageDir, 'test/fixtures/bench/full-6abc8f5.json');
+const QUICK_FIXTURE = join(packageDir, 'test/fixtures/bench/quick-libuv.json');
+
 const OK = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\nHello, World!';
 
-describe('bench/c/http-server', () => {
-  it.each([[[] as string[]], [['--idle-thread']]])('answers as the other servers do, pipelined too, and exits 0 on SIGTERM (%j)', async (extra) => {
-    const { proc, port } = await start([join(bin, 'http-server'), '--port', '0', '--host', '127.0.0.1', ...extra]);
-    // --idle-thread: the same server in a two-thread process (the point of the row)
-    expect(threads(proc.pid!)).toBe(extra.length === 0 ? 1 : 2);
+describe('bench/c/http-server and uv-http-server', () => {
+  const cases: [string, string[], number][] = [
+    ['http-server', [], 1],
+    ['http-server', ['--idle-thread'], 2],
+    ['uv-http-server', [], 1],
+  ];
+  // Without libuv the uv-* cases are left out, and one test below says so.
+  it.each(cases.filter(([name]) => haveLibuv || !name.startsWith('uv-')))('%s %j answers as the other servers do, pipelined too, and exits 0 on SIGTERM', async (name, extra, nthreads) => {
+    const { proc, port } = await start([join(bin, name), '--port', '0', '--host', '127.0.0.1', ...extra]);
+    // --idle-thread: the same server in a two-thread process (the point of the row); libuv's
+    // server starts no thread (no thread-pool work, and its signal handling is a pipe)
+    expect(threads(proc.pid!)).toBe(nthreads);
     expect(await checkHttpResponse('127.0.0.1', port)).toBe('identical');
     const three = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(3);
     expect(await exchange(port, three, 300)).toBe(OK.repeat(3));
     expect(await exchange(port, 'GET / HTTP/1.0\r\n\r\n')).toBe(OK.replace('keep-alive', 'close'));
     expect(await exchange(port, 'HELLO\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await exchange(port, `GET / HTTP/1.1\r\nX: ${'x'.repeat(9000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    // a body is skipped, and the request after it answered
+    expect(await exchange(port, 'POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n', 300)).toBe(OK.repeat(2));
     expect(await terminate(proc)).toBe(0);
+  });
+
+  it.skipIf(haveLibuv)('uv-http-server, uv-echo-server and uv-timers: not built here (no libuv1-dev; `npm run bench` installs it)', () => {
+    expect(haveLibuv).toBe(false);
+  });
+
+  it.runIf(haveLibuv)('the uv servers refuse bad usage with exit status 2', async () => {
+    for (const name of ['uv-http-server', 'uv-echo-server']) {
+      expect((await run([join(bin, name)])).code).toBe(2);
+      expect((await run([join(bin, name), '--port', 'x'])).code).toBe(2);
+      expect((await run([join(bin, name), '--port', '1', '--host', 'nowhere'])).code).toBe(2);
+    }
   });
 });
 
@@ -109,9 +139,10 @@ describe('bench/c/echo-server and echo-client', () => {
   const node = process.execPath;
   const cases: [string, () => string[]][] = [
     ['bench/c/echo-server', () => [join(bin, 'echo-server'), '--port', '0', '--host', '127.0.0.1']],
+    ['bench/c/uv-echo-server', () => [join(bin, 'uv-echo-server'), '--port', '0', '--host', '127.0.0.1']],
     ['examples/echo-server', () => [node, join(packageDir, 'dist/examples/echo-server.js'), '--port', '0']],
   ];
-  it.each(cases)('echo-client --json measures %s: messages, latency, no errors', async (name, argv) => {
+  it.each(cases.filter(([name]) => haveLibuv || !name.includes('/uv-')))('echo-client --json measures %s: messages, latency, no errors', async (name, argv) => {
     const { proc, port } = await start(argv());
     expect(await exchange(port, 'ping', 300)).toBe('ping');
     const r = await run([join(bin, 'echo-client'), '--port', String(port), '--connections', '4', '--size', '64', '--duration', '1', '--warmup', '0', '--json']);
@@ -135,23 +166,32 @@ describe('bench/c/echo-server and echo-client', () => {
   });
 });
 
-describe('bench/c/timers', () => {
-  it('draws the same delays as the JS timer child, bit for bit', async () => {
+describe('bench/c/timers and uv-timers', () => {
+  const programs = haveLibuv ? (['timers', 'uv-timers'] as const) : (['timers'] as const);
+  const implOf = (p: string): string => (p === 'timers' ? 'c' : 'uv');
+
+  it.each(programs)('%s draws the same delays as the JS timer child, bit for bit', async (program) => {
     for (const [seed, count, min, max, lead] of [
       [1, 2000, 1, 100, 0],
       [7, 500, 0.25, 3.5, 20],
       [123456789, 300, 5, 5, 1],
     ] as const) {
-      const r = await run([join(bin, 'timers'), '--print-delays', '--count', `${count}`, '--min', `${min}`, '--max', `${max}`, '--lead', `${lead}`, '--seed', `${seed}`]);
+      const r = await run([join(bin, program), '--print-delays', '--count', `${count}`, '--min', `${min}`, '--max', `${max}`, '--lead', `${lead}`, '--seed', `${seed}`]);
       expect(r.code, r.stderr).toBe(0);
       const c = r.stdout.trim().split('\n').map(Number); // %.17g: every double reads back exactly
       const js = drawDelays(mulberry32(seed), { count, minMs: min, maxMs: max, leadMs: lead });
       expect(c).toEqual([...js]);
     }
+    // the chained workload's whole milliseconds
+    const r = await run([join(bin, program), '--print-delays', '--chains', '10', '--count', '5000', '--min', '1', '--max', '10', '--seed', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    const c = r.stdout.trim().split('\n').map(Number);
+    expect(c).toEqual([...drawChainDelays(mulberry32(1), { count: 5000, minMs: 1, maxMs: 10, leadMs: 0 })]);
+    expect(new Set(c)).toEqual(new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
   });
 
-  it('keeps the histogram edges of bench/lib/lateness.ts', () => {
-    const src = readFileSync(join(packageDir, 'bench/c/timers.c'), 'utf8');
+  it('keep the histogram edges of bench/lib/lateness.ts', () => {
+    const src = readFileSync(join(packageDir, 'bench/c/timer-common.c'), 'utf8');
     const list = src.match(/static const double EDGES_US\[\] = \{([^}]*)\}/)![1]!;
     const edges = list
       .split(',')
@@ -161,22 +201,61 @@ describe('bench/c/timers', () => {
     expect(edges).toEqual([...EDGES_US]);
   });
 
-  it('fires every timer, none early, and reports the histogram the report reads', async () => {
-    const r = await run([join(bin, 'timers'), '--impl', 'c', '--count', '400', '--min', '1', '--max', '20', '--lead', '2', '--warmup', '200']);
+  it.each(programs)('%s fires every timer and reports the histogram the report reads (timerfd: none early)', async (program) => {
+    const r = await run([join(bin, program), '--impl', implOf(program), '--count', '400', '--min', '1', '--max', '20', '--lead', '2', '--warmup', '200']);
     expect(r.code, r.stderr).toBe(0);
-    const [result, meta] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(result).toMatchObject({ impl: 'c', basis: 'requested', count: 400, fired: 400, early: 0 });
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    // libuv's timers are whole milliseconds: reported against the requested and the truncated delay, as Node's
+    expect(lines.map((l) => l.basis ?? l.type)).toEqual(program === 'timers' ? ['requested', 'meta'] : ['requested', 'effective', 'meta']);
+    const result = lines[0];
+    expect(result).toMatchObject({ impl: implOf(program), basis: 'requested', count: 400, fired: 400 });
+    if (program === 'timers') {
+      expect(result.early).toBe(0);
+      expect(result.minUs).toBeGreaterThanOrEqual(0);
+    }
     expect(result.hist).toHaveLength(BUCKETS);
     expect(result.hist.reduce((a: number, b: number) => a + b, 0)).toBe(400);
-    expect(result.minUs).toBeGreaterThanOrEqual(0);
     expect(result.p50Us <= result.p99Us && result.p99Us <= result.maxUs).toBe(true);
-    expect(meta.type).toBe('meta');
+    expect(lines.at(-1)).toMatchObject({ type: 'meta', impl: implOf(program), count: 400, chains: 0 });
   });
 
-  it('refuses bad usage with exit status 2', async () => {
-    expect((await run([join(bin, 'timers'), '--impl', 'node'])).code).toBe(2);
-    expect((await run([join(bin, 'timers'), '--impl', 'c', '--count', 'many'])).code).toBe(2);
-    expect((await run([join(bin, 'timers'), '--impl', 'c', '--min', '5', '--max', '1'])).code).toBe(2);
+  it.each(programs)('%s runs the chained workload: every firing recorded, chains re-armed from their callbacks', async (program) => {
+    const r = await run([join(bin, program), '--impl', implOf(program), '--chains', '10', '--count', '200', '--min', '1', '--max', '3', '--warmup', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    const [result, ...rest] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(result).toMatchObject({ basis: 'requested', count: 200, fired: 200 });
+    if (program === 'timers') expect(result.early).toBe(0);
+    // only the 10 chains' first timers are scheduled up front: the other 190 were re-armed
+    expect(rest.at(-1)).toMatchObject({ type: 'meta', chains: 10, count: 200 });
+  });
+
+  it.each(programs)('%s refuses bad usage with exit status 2', async (program) => {
+    const impl = implOf(program);
+    expect((await run([join(bin, program), '--impl', 'node'])).code).toBe(2);
+    expect((await run([join(bin, program), '--impl', impl, '--count', 'many'])).code).toBe(2);
+    expect((await run([join(bin, program), '--impl', impl, '--min', '5', '--max', '1'])).code).toBe(2);
+    // chains: whole milliseconds, no lead, no more chains than firings
+    expect((await run([join(bin, program), '--impl', impl, '--chains', '10', '--min', '1.5', '--max', '10'])).code).toBe(2);
+    expect((await run([join(bin, program), '--impl', impl, '--chains', '10', '--lead', '5', '--max', '10'])).code).toBe(2);
+    expect((await run([join(bin, program), '--impl', impl, '--chains', '10', '--count', '5'])).code).toBe(2);
+  });
+});
+
+describe('bench/children/timers: the chained workload', () => {
+  const child = join(packageDir, 'dist/bench/children/timers.js');
+  it.each(['ours-standalone', 'ours-node', 'node'])('%s: every firing recorded, ours never early', async (impl) => {
+    const r = await run([process.execPath, child, '--impl', impl, '--chains', '10', '--count', '200', '--min', '1', '--max', '3', '--warmup', '0', '--passes', '2', '--warm-count', '50']);
+    expect(r.code, r.stderr).toBe(0);
+    const [result, ...rest] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(result).toMatchObject({ impl, basis: 'requested', count: 200, fired: 200 });
+    if (impl !== 'node') expect(result.early).toBe(0);
+    expect(rest.at(-1)).toMatchObject({ type: 'meta', chains: 10, passes: 2, record: 1 });
+  });
+
+  it('refuses chains with fractional delays or a lead, with exit status 2', async () => {
+    expect((await run([process.execPath, child, '--impl', 'node', '--chains', '10', '--count', '100', '--min', '0.5', '--max', '3'])).code).toBe(2);
+    expect((await run([process.execPath, child, '--impl', 'node', '--chains', '10', '--count', '100', '--max', '3', '--lead', '2'])).code).toBe(2);
+    expect((await run([process.execPath, child, '--impl', 'node', '--chains', '300', '--count', '100'])).code).toBe(2);
   });
 });
 
@@ -215,8 +294,7 @@ describe('bench/lib: statistics and the lateness histogram', () => {
 });
 
 describe('bench/lib/report: the targets', () => {
-  const saved = (): Parameters<typeof render>[0] =>
-    JSON.parse(readFileSync(join(packageDir, 'bench/results/latest.json'), 'utf8'));
+  const saved = (): Parameters<typeof render>[0] => JSON.parse(readFileSync(FIXTURE, 'utf8'));
   const row = (markdown: string, target: string): string => markdown.split('\n').find((l) => l.startsWith(`| ${target}`)) ?? '';
 
   it('judges every target from the runs: a run made to miss one says so, with the margin', () => {
@@ -261,16 +339,103 @@ describe('bench/lib/report: the targets', () => {
   });
 });
 
-describe('bench/results', () => {
-  it('latest.md and the charts are what the report code makes of latest.json', () => {
-    const dir = join(packageDir, 'bench/results');
-    const { markdown, charts } = render(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
-    const hint = 'stale report: re-render with `npm run bench -- --render bench/results/latest.json`';
-    expect(markdown, hint).toBe(readFileSync(join(dir, 'latest.md'), 'utf8'));
-    expect(charts.size).toBeGreaterThan(0);
-    for (const [name, svg] of charts) {
-      expect(svg, `${name}: ${hint}`).toBe(readFileSync(join(dir, name), 'utf8'));
-      expect(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'), name).toBe(true);
+describe('bench/lib/report: a saved run', () => {
+  it.each([FIXTURE, QUICK_FIXTURE])('renders every suite of %s, and every chart the report links is drawn and is an SVG', (file) => {
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    const { markdown, charts } = render(saved);
+    const titles: [string, string][] = [
+      ['meta', '## Targets'],
+      ['http', '## 1. HTTP'],
+      ['echo', '## 2. TCP echo'],
+      ['timers', '## 3. Timer lateness'],
+      ['idle', '## 4. Idle'],
+      ['boundary', '## 5. Boundary'],
+    ];
+    for (const [suite, title] of titles) if (saved[suite]) expect(markdown).toContain(title);
+    const linked = [...markdown.matchAll(/!\[[^\]]*\]\(([\w.-]+\.svg)\)/g)].map((m) => m[1]);
+    expect(linked.length).toBeGreaterThan(0);
+    expect(new Set(linked)).toEqual(new Set(charts.keys()));
+    for (const [name, svg] of charts) expect(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'), name).toBe(true);
+  });
+});
+
+describe('bench/lib/report: libuv in C and the chained timers (issue 26)', () => {
+  const quick = (): Parameters<typeof render>[0] => JSON.parse(readFileSync(QUICK_FIXTURE, 'utf8'));
+  const row = (markdown: string, start: string): string => markdown.split('\n').find((l) => l.startsWith(`| ${start}`)) ?? '';
+  const perRoundRatios = (runs: { server: string; conns: number; round: number; ok: boolean }[], field: string, ours: string, base: string): number[] => {
+    const get = (id: string, round: number) => (runs.find((x) => x.ok && x.server === id && x.conns === 100 && x.round === round) as Record<string, unknown> | undefined)?.[field] as number;
+    const rounds = Math.max(...runs.map((x) => x.round));
+    return Array.from({ length: rounds }, (_, i) => get(ours, i + 1) / get(base, i + 1));
+  };
+
+  it('judges ours ÷ libuv C per server CPU-second at 100 connections, HTTP and echo, with the per-round ratios', () => {
+    const r = quick();
+    const http = perRoundRatios(r.http!.runs, 'reqPerCpuS', 'ours-standalone', 'uv');
+    const echo = perRoundRatios(r.echo!.runs, 'msgsPerCpuS', 'ours-standalone', 'uv');
+    const md = render(r).markdown;
+    expect(row(md, 'HTTP, 100 conns, standalone ≥ 0.95× libuv C')).toContain(`per round ${http.map((x) => x.toFixed(3)).join(', ')}`);
+    expect(row(md, 'echo 64 B, 100 conns, standalone ≥ 0.95× libuv C')).toContain(`per round ${echo.map((x) => x.toFixed(3)).join(', ')}`);
+    // the "ours against the baselines" tables have libuv C columns
+    expect(md).toMatch(/\| per CPU vs libuv C \|/);
+    // a run made to miss it says so
+    for (const run of r.http!.runs) if (run.server === 'uv') run.reqPerCpuS = run.reqPerCpuS! * 3;
+    expect(row(render(r).markdown, 'HTTP, 100 conns, standalone ≥ 0.95× libuv C')).toMatch(/\| \*\*missed\*\* by 0\.\d{3} \|$/);
+    // a run from before the libuv rows has no such target
+    expect(render(JSON.parse(readFileSync(FIXTURE, 'utf8'))).markdown).not.toMatch(/libuv C/);
+  });
+
+  it('shows the chained workload pinned and unpinned, every program, and judges ours against plain C in the same round', () => {
+    const r = quick();
+    const md = render(r).markdown;
+    expect(md).toContain('### Chained timers');
+    for (const v of ['chains-pinned', 'chains-unpinned']) {
+      for (const label of ['ours · standalone', 'ours · node driver', 'Node `setTimeout`', 'libuv C', 'C `timerfd`']) expect(row(md, `${v} | ${label}`), `${v} ${label}`).not.toBe('');
     }
+    const target = 'timers, chained (issue 26)';
+    const p99 = (variant: string, impl: string) => r.timers!.runs.find((x) => x.ok && x.variant === variant && x.impl === impl)!.results![0]!;
+    // Ours made twice plain C's tail (then half of it), in every chained run: missed (then met).
+    for (const factor of [2, 0.5]) {
+      for (const v of ['chains-pinned', 'chains-unpinned']) {
+        for (const impl of ['ours-standalone', 'ours-node']) p99(v, impl).p99Us = p99(v, 'c').p99Us * factor;
+      }
+      const verdict = row(render(r).markdown, target);
+      if (factor > 1) expect(verdict).toMatch(/\*\*missed\*\*: pinned standalone \(2\.00×\), pinned node driver \(2\.00×\), unpinned standalone \(2\.00×\), unpinned node driver \(2\.00×\) \|$/);
+      else expect(verdict).toMatch(/\| met \|$/);
+    }
+    // an early firing of ours in a chained run counts against "zero early firings"
+    p99('chains-pinned', 'ours-node').early = 2;
+    expect(row(render(r).markdown, 'timers: zero early firings')).toMatch(/\*\*missed\*\* \(2 early\)/);
+  });
+});
+
+describe('bench/run: where the commands write', () => {
+  const runner = join(packageDir, 'dist/bench/run.js');
+
+  it('--help names the git-ignored default and the flag that writes the tracked report', async () => {
+    const r = await run([process.execPath, runner, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--save .*bench\/results\//);
+    expect(r.stdout).toMatch(/bench\/out\/ \(git-ignored\)/);
+    // and git does ignore it (where this is a git checkout)
+    const git = spawnSync('git', ['check-ignore', '-q', 'bench/out/latest.md', 'bench/out/raw/x.txt'], { cwd: packageDir });
+    if (git.error === undefined && git.status !== 128) expect(git.status).toBe(0);
+  });
+
+  it('--render --out DIR writes the report there, from a saved run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epoll-reactor-bench-out-'));
+    try {
+      const r = await run([process.execPath, runner, '--render', FIXTURE, '--out', dir]);
+      expect(r.code, r.stderr).toBe(0);
+      const { markdown } = render(JSON.parse(readFileSync(FIXTURE, 'utf8')));
+      expect(readFileSync(join(dir, 'latest.md'), 'utf8')).toBe(markdown);
+      expect(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')).meta).toEqual(JSON.parse(readFileSync(FIXTURE, 'utf8')).meta);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses --save together with --out, and unknown options, with status 2', async () => {
+    expect((await run([process.execPath, runner, '--save', '--out', '/tmp/x', '--render', FIXTURE])).code).toBe(2);
+    expect((await run([process.execPath, runner, '--bogus'])).code).toBe(2);
   });
 });

@@ -25,7 +25,6 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -36,48 +35,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http-request.h"
+
 #define READ_BUF_SIZE   (16 * 1024) /* per-connection input buffer */
-#define MAX_HEADER_SIZE (8 * 1024)  /* request line + headers + blank line */
 #define MAX_EVENTS      512
 #define LISTEN_BACKLOG  4096
-
-/* The fixed response. Every server in the comparison sends exactly these
- * bytes (no Date header, on purpose). */
-static const char RESPONSE_OK[] =
-    "HTTP/1.1 200 OK\r\n"
-    "Content-Type: text/plain\r\n"
-    "Content-Length: 13\r\n"
-    "Connection: keep-alive\r\n"
-    "\r\n"
-    "Hello, World!";
-
-/* Same response for a request that asked for the connection to be closed
- * (Connection: close, or HTTP/1.0 without keep-alive). */
-static const char RESPONSE_OK_CLOSE[] =
-    "HTTP/1.1 200 OK\r\n"
-    "Content-Type: text/plain\r\n"
-    "Content-Length: 13\r\n"
-    "Connection: close\r\n"
-    "\r\n"
-    "Hello, World!";
-
-static const char RESPONSE_400[] =
-    "HTTP/1.1 400 Bad Request\r\n"
-    "Content-Length: 0\r\n"
-    "Connection: close\r\n"
-    "\r\n";
-
-static const char RESPONSE_431[] =
-    "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-    "Content-Length: 0\r\n"
-    "Connection: close\r\n"
-    "\r\n";
 
 struct conn {
     int fd;
@@ -85,8 +52,7 @@ struct conn {
     int closing;         /* last response queued: close once it is flushed */
     int draining;        /* write side shut down, discarding input until EOF */
     uint64_t body_left;  /* request body bytes still to be skipped */
-    char *out;           /* responses not yet written: out[out_off..out_len) */
-    size_t out_len, out_off, out_cap;
+    struct out_queue out; /* responses not yet written */
     struct conn *prev, *next; /* list of open connections, for shutdown */
     size_t in_len;
     char in[READ_BUF_SIZE];
@@ -122,26 +88,8 @@ static void close_conn(struct conn *c)
         conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    free(c->out);
+    free(c->out.data);
     free(c);
-}
-
-/* Queue bytes for the next write(). Returns -1 if out of memory. */
-static int append_output(struct conn *c, const char *data, size_t len)
-{
-    if (c->out_len + len > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 4096;
-        while (cap < c->out_len + len)
-            cap *= 2;
-        char *p = realloc(c->out, cap);
-        if (!p)
-            return -1;
-        c->out = p;
-        c->out_cap = cap;
-    }
-    memcpy(c->out + c->out_len, data, len);
-    c->out_len += len;
-    return 0;
 }
 
 /*
@@ -151,7 +99,7 @@ static int append_output(struct conn *c, const char *data, size_t len)
  */
 static int flush_output(struct conn *c)
 {
-    ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+    ssize_t n = write(c->fd, c->out.data + c->out.off, c->out.len - c->out.off);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             n = 0;
@@ -160,12 +108,12 @@ static int flush_output(struct conn *c)
             return -1;
         }
     }
-    c->out_off += (size_t)n;
-    if (c->out_off < c->out_len) {
+    c->out.off += (size_t)n;
+    if (c->out.off < c->out.len) {
         set_interest(c, EPOLLOUT);
         return 0;
     }
-    c->out_len = c->out_off = 0;
+    c->out.len = c->out.off = 0;
     if (c->closing) {
         /* Do not close() straight away: if unread input is still queued the
          * kernel would answer with a RST, which can destroy the response we
@@ -176,110 +124,6 @@ static int flush_output(struct conn *c)
     }
     set_interest(c, EPOLLIN);
     return 0;
-}
-
-static int is_tchar(unsigned char ch)
-{
-    return isalnum(ch) || (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-/* Case-insensitive "does the comma-separated list [v, end) contain token?" */
-static int has_token(const char *v, const char *end, const char *token)
-{
-    size_t tlen = strlen(token);
-    while (v < end) {
-        while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
-            v++;
-        const char *s = v;
-        while (v < end && *v != ',')
-            v++;
-        const char *e = v;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if ((size_t)(e - s) == tlen && strncasecmp(s, token, tlen) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int header_is(const char *name, size_t len, const char *want)
-{
-    return len == strlen(want) && strncasecmp(name, want, len) == 0;
-}
-
-/*
- * Parse one request head: p[0..len) runs from the request line up to and
- * including the terminating "\r\n\r\n". Only what this server needs is
- * looked at: the request line's shape, Content-Length and Connection.
- * Returns 0 on success, -1 for a malformed request.
- */
-static int parse_request(const char *p, size_t len, uint64_t *content_length,
-                         int *keep_alive)
-{
-    const char *end = p + len - 2; /* the final CRLF */
-    const char *eol = memmem(p, len, "\r\n", 2);
-    const char *s = p;
-
-    /* METHOD SP target SP HTTP/1.x */
-    while (s < eol && is_tchar((unsigned char)*s))
-        s++;
-    if (s == p || s == eol || *s != ' ')
-        return -1;
-    const char *target = ++s;
-    while (s < eol && (unsigned char)*s > ' ' && *s != 0x7f)
-        s++;
-    if (s == target || s == eol || *s != ' ')
-        return -1;
-    s++;
-    if (eol - s != 8 || memcmp(s, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)s[7]))
-        return -1;
-    *keep_alive = s[7] != '0'; /* HTTP/1.1 defaults to keep-alive, 1.0 to close */
-    *content_length = 0;
-
-    for (const char *line = eol + 2; line < end; line = eol + 2) {
-        eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
-        const char *colon = memchr(line, ':', (size_t)(eol - line));
-        if (!colon || colon == line)
-            return -1;
-        size_t name_len = (size_t)(colon - line);
-        const char *v = colon + 1, *vend = eol;
-        while (v < vend && (*v == ' ' || *v == '\t'))
-            v++;
-        while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
-            vend--;
-
-        if (header_is(line, name_len, "content-length")) {
-            if (v == vend || vend - v > 18)
-                return -1;
-            uint64_t n = 0;
-            for (const char *d = v; d < vend; d++) {
-                if (!isdigit((unsigned char)*d))
-                    return -1;
-                n = n * 10 + (uint64_t)(*d - '0');
-            }
-            *content_length = n;
-        } else if (header_is(line, name_len, "transfer-encoding")) {
-            return -1; /* chunked request bodies are not supported */
-        } else if (header_is(line, name_len, "connection")) {
-            if (has_token(v, vend, "close"))
-                *keep_alive = 0;
-            else if (has_token(v, vend, "keep-alive"))
-                *keep_alive = 1;
-        }
-    }
-    return 0;
-}
-
-/* Answer with an error, then close once it has been written. */
-static void fail_request(struct conn *c, const char *response, size_t len)
-{
-    if (append_output(c, response, len) < 0) {
-        close_conn(c);
-        return;
-    }
-    c->in_len = 0;
-    c->closing = 1;
-    flush_output(c);
 }
 
 static void on_readable(struct conn *c)
@@ -301,58 +145,14 @@ static void on_readable(struct conn *c)
     c->in_len += (size_t)n;
 
     /* Answer every complete request in the buffer. */
-    size_t pos = 0;
-    while (pos < c->in_len) {
-        if (c->body_left > 0) {
-            size_t skip = c->in_len - pos;
-            if (skip > c->body_left)
-                skip = (size_t)c->body_left;
-            pos += skip;
-            c->body_left -= skip;
-            continue;
-        }
-        const char *start = c->in + pos;
-        size_t avail = c->in_len - pos;
-        const char *term = memmem(start, avail, "\r\n\r\n", 4);
-        if (!term) {
-            if (avail >= MAX_HEADER_SIZE) {
-                fail_request(c, RESPONSE_431, sizeof RESPONSE_431 - 1);
-                return;
-            }
-            break; /* incomplete request: wait for more */
-        }
-        size_t head_len = (size_t)(term - start) + 4;
-        if (head_len > MAX_HEADER_SIZE) {
-            fail_request(c, RESPONSE_431, sizeof RESPONSE_431 - 1);
-            return;
-        }
-        uint64_t content_length;
-        int keep_alive;
-        if (parse_request(start, head_len, &content_length, &keep_alive) < 0) {
-            fail_request(c, RESPONSE_400, sizeof RESPONSE_400 - 1);
-            return;
-        }
-        pos += head_len;
-        c->body_left = content_length;
-        int rc = keep_alive
-            ? append_output(c, RESPONSE_OK, sizeof RESPONSE_OK - 1)
-            : append_output(c, RESPONSE_OK_CLOSE, sizeof RESPONSE_OK_CLOSE - 1);
-        if (rc < 0) {
-            close_conn(c);
-            return;
-        }
-        if (!keep_alive) {
-            c->closing = 1;
-            pos = c->in_len; /* ignore anything pipelined after it */
-            break;
-        }
+    int closing = answer_requests(c->in, &c->in_len, &c->body_left, &c->out);
+    if (closing < 0) {
+        close_conn(c);
+        return;
     }
-
-    /* Keep the unparsed tail (a partial request) at the front of the buffer. */
-    memmove(c->in, c->in + pos, c->in_len - pos);
-    c->in_len -= pos;
-
-    if (c->out_len > 0)
+    if (closing)
+        c->closing = 1;
+    if (c->out.len > 0)
         flush_output(c); /* all responses of this read in one write() */
 }
 
@@ -360,7 +160,7 @@ static void on_event(struct conn *c)
 {
     /* Dispatch on our own state rather than on the event bits: errors and
      * hang-ups then surface as a failing read() or write(). */
-    if (c->out_off < c->out_len)
+    if (c->out.off < c->out.len)
         flush_output(c);
     else
         on_readable(c);
@@ -402,8 +202,7 @@ static void accept_connections(int lfd)
         c->events = EPOLLIN;
         c->closing = c->draining = 0;
         c->body_left = 0;
-        c->out = NULL;
-        c->out_len = c->out_off = c->out_cap = 0;
+        c->out = (struct out_queue){ 0 };
         c->in_len = 0;
         c->prev = NULL;
         c->next = conns;

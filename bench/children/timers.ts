@@ -5,7 +5,7 @@
  *
  *   node dist/bench/children/timers.js --impl ours-standalone|ours-spin|ours-node|node
  *        [--count 100000] [--min 1] [--max 100] [--lead 0] [--warmup 20000]
- *        [--passes 1] [--record 1] [--seed 1]
+ *        [--passes 1] [--record 1] [--warm-count N] [--chains C] [--seed 1]
  *
  * --lead MS is added to every delay, so that scheduling all the timers (100,000 take tens of
  * milliseconds of JavaScript) is over before the first one is due: the measurement is then of the
@@ -19,7 +19,13 @@
  * this for a while (V8 keeps compiling the loop's code for about a second of a new pattern, and
  * that is what a first pass would measure). The first recorded pass has the delays
  * mulberry32(seed) draws first (those bench/c/timers.c uses); every other pass draws fresh ones
- * from the same spread. The meta line counts V8's collections during the recorded passes.
+ * from the same spread (--warm-count N timers per unrecorded pass; default COUNT). The meta line
+ * counts V8's collections during the recorded passes.
+ *
+ * --chains C: the chained workload. A pass is COUNT firings of C independent chains, each re-armed
+ * on firing: chain c fires timers c, c + C, c + 2C, …, each scheduled (due = the clock then + its
+ * delay) by its predecessor's callback right after that one recorded its firing. The delays are
+ * whole milliseconds from MIN to MAX (drawChainDelays), so Node's truncation changes nothing.
  *
  * - ours-standalone: one `new Loop()`, every `loop.setTimeout`, then `await loop.run()`.
  * - ours-spin: the same with `new Loop({ spinUs: 200 })` (polls through the last 200 µs).
@@ -34,7 +40,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import type * as Lib from '../../lib/index';
 import { BUCKETS, bucketOf, type LatenessResult } from '../lib/lateness';
 import { quantileSorted } from '../lib/stats';
-import { drawDelays, mulberry32 } from '../lib/timer-delays';
+import { drawChainDelays, drawDelays, mulberry32 } from '../lib/timer-delays';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -50,9 +56,22 @@ const leadMs = Number(arg('--lead', '0'));
 const warmup = Number(arg('--warmup', '20000'));
 const passes = Number(arg('--passes', '1'));
 const record = Number(arg('--record', '1'));
+const warmCount = Number(arg('--warm-count', String(count)));
+const chains = Number(arg('--chains', '0'));
 
-if (!['ours-standalone', 'ours-spin', 'ours-node', 'node'].includes(impl) || !(count > 0) || !(maxMs >= minMs) || !(Number.isInteger(passes) && passes >= 1) || !(Number.isInteger(record) && record >= 1 && record <= passes)) {
-  console.error('usage: timers.js --impl ours-standalone|ours-spin|ours-node|node [--count N] [--min MS] [--max MS] [--passes K] [--record R] [--seed S]');
+const wholeMs = (x: number): boolean => Number.isInteger(x) && x >= 1;
+if (
+  !['ours-standalone', 'ours-spin', 'ours-node', 'node'].includes(impl) ||
+  !Number.isInteger(count) ||
+  !(count > 0) ||
+  !(maxMs >= minMs) ||
+  !(Number.isInteger(passes) && passes >= 1) ||
+  !(Number.isInteger(record) && record >= 1 && record <= passes) ||
+  !(Number.isInteger(warmCount) && warmCount >= 1) ||
+  !(Number.isInteger(chains) && chains >= 0 && chains <= Math.min(count, warmCount)) ||
+  (chains > 0 && !(wholeMs(minMs) && wholeMs(maxMs) && leadMs === 0))
+) {
+  console.error('usage: timers.js --impl ours-standalone|ours-spin|ours-node|node [--count N] [--min MS] [--max MS] [--passes K] [--record R] [--warm-count N] [--chains C] [--seed S]');
   process.exit(2);
 }
 
@@ -61,16 +80,22 @@ const spread = { count, minMs, maxMs, leadMs };
 const recordRand = mulberry32(seed);
 const warmRand = mulberry32(seed * 7919 + 17);
 
+const draw = chains > 0 ? drawChainDelays : drawDelays;
+
 /** Samples recorded: `count` per recorded pass (a warm-up pass writes over the first ones). */
 const total = count * record;
-const dueNs = new Float64Array(total);
-const dueEffNs = impl === 'node' ? new Float64Array(total) : null;
-const firedNs = new Float64Array(total);
+const slots = Math.max(total, warmCount);
+const dueNs = new Float64Array(slots);
+const dueEffNs = impl === 'node' ? new Float64Array(slots) : null;
+const firedNs = new Float64Array(slots);
 let fired = 0;
 let finished = false;
 let loop: Lib.Loop | null = null;
 /** Resolves the pass in progress when its last timer has fired. */
 let passDone: (() => void) | null = null;
+
+/** The pass in progress: its first slot, its size, its delays, how to schedule one timer. */
+const current = { base: 0, n: 0, delays: new Float64Array(0), start: (_i: number, _d: number): void => undefined };
 
 function now(): number {
   // CLOCK_MONOTONIC (what process.hrtime reads), in ns since the process started, as a double:
@@ -80,7 +105,11 @@ function now(): number {
 
 function onFire(i: number): void {
   firedNs[i] = now();
-  if (++fired === count) passDone?.();
+  if (chains > 0) {
+    const next = i - current.base + chains;
+    if (next < current.n) current.start(current.base + next, current.delays[next]!);
+  }
+  if (++fired === current.n) passDone?.();
 }
 
 /** Timers fired in the recorded passes. */
@@ -147,7 +176,7 @@ function finish(): void {
   const out: unknown[] = [summarize('requested', dueNs)];
   if (dueEffNs) out.push(summarize('effective', dueEffNs));
   unwatchGc();
-  const meta: Record<string, unknown> = { type: 'meta', impl, count: total, perPass: count, leadMs, passes, record, scheduleMs, totalMs: (now() - startedNs) / 1e6, gc: gcSeen };
+  const meta: Record<string, unknown> = { type: 'meta', impl, count: total, perPass: count, chains, leadMs, passes, record, scheduleMs, totalMs: (now() - startedNs) / 1e6, gc: gcSeen };
   if (loop) {
     // The loop's own view (its deadlines, its clock): a cross-check of the numbers above.
     const s = loop.stats();
@@ -192,17 +221,20 @@ function collect(): void {
 }
 
 /**
- * One pass: `count` timers with `delays`, timer i through onFire(base + i) with its due instant
- * recorded there; resolves when the last has fired. `start` schedules one; `wait` runs them
- * (standalone) or returns at once (Node's loop or the attached driver runs them).
+ * One pass: `delays.length` timers, timer i through onFire(base + i) with its due instant
+ * recorded there (with --chains, only the chains' first timers here, the others by onFire);
+ * resolves when the last has fired. `start` schedules one; `wait` runs them (standalone) or
+ * returns at once (Node's loop or the attached driver runs them).
  */
 async function pass(delays: Float64Array, base: number, start: (i: number, d: number) => void, wait: () => Promise<void>): Promise<void> {
   fired = 0;
+  Object.assign(current, { base, n: delays.length, delays, start });
   const done = new Promise<void>((resolve) => {
     passDone = resolve;
   });
   const t0 = now();
-  for (let i = 0; i < count; i++) start(base + i, delays[i]!);
+  const first = chains > 0 ? chains : delays.length;
+  for (let i = 0; i < first; i++) start(base + i, delays[i]!);
   scheduleMs = (now() - t0) / 1e6;
   await wait();
   await done;
@@ -211,12 +243,12 @@ async function pass(delays: Float64Array, base: number, start: (i: number, d: nu
 
 /** The unrecorded passes, `beforeRecording()`, then the recorded ones. */
 async function runPasses(start: (i: number, d: number) => void, wait: () => Promise<void>, beforeRecording: () => void): Promise<void> {
-  for (let p = 0; p < passes - record; p++) await pass(drawDelays(warmRand, spread), 0, start, wait);
+  for (let p = 0; p < passes - record; p++) await pass(draw(warmRand, { ...spread, count: warmCount }), 0, start, wait);
   beforeRecording();
   startedNs = now();
   watchGc();
   for (let r = 0; r < record; r++) {
-    await pass(drawDelays(recordRand, spread), r * count, start, wait);
+    await pass(draw(recordRand, spread), r * count, start, wait);
     firedRecorded += fired;
   }
 }
@@ -253,7 +285,7 @@ async function main(): Promise<void> {
   const wait = standalone
     ? async (): Promise<void> => {
         await l.run();
-        if (fired !== count) throw new Error(`run() returned after ${fired} of ${count} timers`);
+        if (fired !== current.n) throw new Error(`run() returned after ${fired} of ${current.n} timers`);
       }
     : idle;
   await runPasses(start, wait, () => {

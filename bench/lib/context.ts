@@ -25,6 +25,9 @@ export interface Settings {
   timerCount: number;
   sparseTimerCount: number;
   timerRounds: number;
+  /** The chained timer workload: firings recorded per run, and rounds. */
+  chainFirings: number;
+  chainRounds: number;
   idleConnections: number;
   idleWindow: number;
   idleRounds: number;
@@ -40,6 +43,9 @@ export interface Tools {
   wrkProblem: string | null;
   strace: boolean;
   straceProblem: string | null;
+  /** The libuv the uv-* C programs were built against ("libuv 1.44.2"), or null. */
+  libuv: string | null;
+  libuvProblem: string | null;
 }
 
 export interface Ctx {

@@ -78,6 +78,12 @@ function cDef(ctx: Ctx, id: string, label: string, bin: string, extraArgs: strin
   };
 }
 
+/** A C server on libuv (bench/c/uv-*.c): needs libuv1-dev, which setup installs when it can. */
+function uvDef(ctx: Ctx, bin: string): ServerDef {
+  const def = cDef(ctx, 'uv', 'libuv C', bin);
+  return { ...def, unavailable: () => (ctx.tools.libuv ? def.unavailable() : `libuv not available: ${ctx.tools.libuvProblem ?? 'no <uv.h>'}`) };
+}
+
 export function httpServers(ctx: Ctx): ServerDef[] {
   return [
     oursDef(ctx, 'ours-standalone', 'ours · standalone', 'http-server.js', 'standalone', true, 'node-net-http.js'),
@@ -88,6 +94,8 @@ export function httpServers(ctx: Ctx): ServerDef[] {
     // The same C server in a multi-threaded process (one idle thread), as every Node process is:
     // the kernel's extra cost per fd syscall for that, shown apart (see bench/c/http-server.c).
     cDef(ctx, 'c-mt', 'C epoll + idle thread', 'http-server', ['--idle-thread']),
+    // libuv itself, in C: Node's loop without Node (bench/c/uv-http-server.c).
+    uvDef(ctx, 'uv-http-server'),
   ];
 }
 
@@ -97,6 +105,7 @@ export function echoServers(ctx: Ctx): ServerDef[] {
     oursDef(ctx, 'ours-node', 'ours · node driver', 'echo-server.js', 'node', false, 'node-net-echo.js'),
     benchNode(ctx, 'node-net', 'Node net', 'node-net-echo.js'),
     cDef(ctx, 'c', 'C epoll', 'echo-server'),
+    uvDef(ctx, 'uv-echo-server'),
   ];
 }
 

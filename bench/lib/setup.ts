@@ -1,6 +1,7 @@
 /**
- * The bench's setup step: build the C programs, find (or install from Debian's packages) wrk,
- * strace and taskset, pin this runner to the load-generator core.
+ * The bench's setup step: install libuv's headers (Debian's libuv1-dev) for the C programs on
+ * libuv, build the C programs, find (or install from Debian's packages) wrk, strace and taskset,
+ * pin this runner to the load-generator core.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as os from 'node:os';
@@ -38,7 +39,25 @@ function aptInstall(pkg: string): string | null {
   return null;
 }
 
-/** Build bench/c/bin/{http-server,echo-server,echo-client,timers}; throws if the build fails. */
+/** Whether the C compiler finds <uv.h> (what bench/c/build.sh checks before building uv-*). */
+function haveLibuvHeader(): boolean {
+  const cc = process.env.CC || 'cc';
+  return spawnSync('sh', ['-c', `printf '#include <uv.h>\\n' | "${cc}" -E -x c - >/dev/null 2>&1`]).status === 0;
+}
+
+/**
+ * libuv for the C baselines on libuv: `apt-get install -y libuv1-dev` when its header is missing.
+ * Returns the version found ("libuv 1.44.2") or why there is none (the uv-* rows then say so).
+ */
+export function ensureLibuv(): { version: string | null; problem: string | null } {
+  let problem: string | null = null;
+  if (!haveLibuvHeader()) problem = aptInstall('libuv1-dev');
+  if (!haveLibuvHeader()) return { version: null, problem: problem ?? 'libuv1-dev installed, but <uv.h> is still not found' };
+  const v = spawnSync('pkg-config', ['--modversion', 'libuv'], { encoding: 'utf8' });
+  return { version: `libuv ${v.status === 0 ? v.stdout.trim() : '(version unknown)'}`, problem: null };
+}
+
+/** Build bench/c/bin/ (see bench/c/build.sh); throws if the build fails. */
 export function buildC(root: string): void {
   const script = path.join(root, 'bench', 'c', 'build.sh');
   const r = spawnSync('sh', [script], { encoding: 'utf8' });
@@ -47,7 +66,7 @@ export function buildC(root: string): void {
 }
 
 export function findTools(needs: { wrk: boolean; strace: boolean }): Tools {
-  const tools: Tools = { taskset: false, wrk: null, wrkVersion: 'wrk not used', wrkProblem: null, strace: false, straceProblem: null };
+  const tools: Tools = { taskset: false, wrk: null, wrkVersion: 'wrk not used', wrkProblem: null, strace: false, straceProblem: null, libuv: null, libuvProblem: null };
   if (!have('taskset')) {
     const err = aptInstall('util-linux');
     if (err) progress.log(`setup: taskset unavailable (${err}); processes will NOT be pinned`);

@@ -20,6 +20,8 @@ export const COLORS: Record<string, string> = {
   'node (effective delay)': '#f5c27a',
   c: '#2e9d4e',
   'c-mt': '#8cc99b',
+  uv: '#8e44ad',
+  'uv (effective delay)': '#c39bd3',
 };
 
 export function colorOf(id: string, i: number): string {

@@ -1,8 +1,9 @@
 /**
- * The timer schedule the JS timer child (bench/children/timers.ts) and the C one
- * (bench/c/timers.c) share: mulberry32 (the C copy does the same uint32 arithmetic that
- * `Math.imul` and `>>> 0` do here) and `lead + min + rand() * (max − min)` ms, in doubles.
- * test/bench.test.ts checks the two bit for bit.
+ * The timer schedule the JS timer child (bench/children/timers.ts) and the C ones
+ * (bench/c/timer-common.c, for timers.c and uv-timers.c) share: mulberry32 (the C copy does the
+ * same uint32 arithmetic that `Math.imul` and `>>> 0` do here) and `lead + min + rand() * (max −
+ * min)` ms, in doubles; for the chained workload whole milliseconds, `min + floor(rand() * (max −
+ * min + 1))`. test/bench.test.ts checks them bit for bit.
  */
 
 /** mulberry32: a small, fast 32-bit generator; the same delays for every implementation. */
@@ -28,5 +29,12 @@ export interface Spread {
 export function drawDelays(rand: () => number, { count, minMs, maxMs, leadMs }: Spread): Float64Array {
   const d = new Float64Array(count);
   for (let i = 0; i < count; i++) d[i] = leadMs + minMs + rand() * (maxMs - minMs);
+  return d;
+}
+
+/** The chained workload's next `count` delays: whole milliseconds, uniform over min..max. */
+export function drawChainDelays(rand: () => number, { count, minMs, maxMs }: Spread): Float64Array {
+  const d = new Float64Array(count);
+  for (let i = 0; i < count; i++) d[i] = minMs + Math.floor(rand() * (maxMs - minMs + 1));
   return d;
 }
