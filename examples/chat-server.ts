@@ -11,10 +11,18 @@
  * without bound, whatever the others send.
  */
 import { type net as Net, loop, net } from '../lib/index';
+import { intFlag } from './cli';
 import { announce, drive, exampleArgs, startReporting } from './common';
 
-const args = exampleArgs({ port: 7100 }, { 'max-backlog': { type: 'string', default: String(64 * 1024) } });
-const MAX_BACKLOG = Number(args.values['max-backlog']);
+const args = exampleArgs({
+  about: 'Chat server: every line a client sends goes to every other client. A client that does not\nread is skipped (its messages dropped and counted), never buffered for without bound.',
+  port: 7100,
+  flags: {
+    'max-backlog': { type: 'string', default: String(64 * 1024), value: 'BYTES', help: "unsent bytes past which a client is a slow reader and skipped" },
+  },
+  notes: ['try, in other terminals: nc 127.0.0.1 7100'],
+});
+const MAX_BACKLOG = intFlag(args.values, 'max-backlog', 0);
 
 interface Client {
   id: number;

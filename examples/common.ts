@@ -2,8 +2,9 @@
  * What every example shares: command-line flags, choosing the driver, and the once-a-second
  * summary of the loop (`--stats` for people, `--report` for the benchmark harness).
  */
-import { parseArgs } from 'node:util';
+import { isIP } from 'node:net';
 import { type Loop, loop } from '../lib/index';
+import { type Command, type Flags, type FlagValues, intFlag, parseCommandLine, usageError } from './cli';
 
 export interface ExampleArgs {
   port: number;
@@ -13,59 +14,71 @@ export interface ExampleArgs {
   driver: 'standalone' | 'node';
   stats: boolean;
   report: boolean;
-  values: Record<string, string | boolean | undefined>;
+  values: FlagValues;
+}
+
+/** What a server example tells `--help`, and its own flags beside {@link serverFlags}. */
+export interface ExampleSpec {
+  /** What the example does, in a line or three. */
+  about: string;
+  /** The default `--port`. */
+  port: number;
+  flags?: Flags;
+  notes?: string[];
 }
 
 /**
- * Parses `--port N --host H --backlog N --driver standalone|node --stats --report --exit-after MS`
- * plus `extra` options. `--backlog`: the listen backlog (default 511, Node's default).
- * `--driver standalone` (the default): `loop.run()`, this thread sleeps in epoll_wait (fastest;
- * Node's own loop is stalled). `--driver node`: `loop.attach()`, inside Node's loop.
+ * The flags every server example takes. A flag added here is parsed for all of them; check its
+ * value in {@link exampleArgs}.
  */
-export function exampleArgs(
-  defaults: { port: number },
-  extra: Record<string, { type: 'string' | 'boolean'; default?: string | boolean }> = {},
-): ExampleArgs {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      options: {
-        port: { type: 'string', default: String(defaults.port) },
-        host: { type: 'string', default: '127.0.0.1' },
-        backlog: { type: 'string', default: '511' },
-        driver: { type: 'string', default: 'standalone' },
-        stats: { type: 'boolean', default: false },
-        report: { type: 'boolean', default: false },
-        'exit-after': { type: 'string' },
-        help: { type: 'boolean', default: false },
-        ...extra,
-      },
-    });
-  } catch (e) {
-    fail((e as Error).message); // an unknown flag, a missing value: a message and exit code 2, not a stack
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>; // no option is `multiple`
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0..65535, got ${values.port}`);
-  const backlog = Number(values.backlog);
-  if (!Number.isInteger(backlog) || backlog < 0) fail(`--backlog must be a non-negative integer, got ${values.backlog}`);
-  if (values.driver !== 'standalone' && values.driver !== 'node') fail(`--driver must be standalone or node, got ${values.driver}`);
-  // --exit-after MS: leave through process.exit after MS milliseconds (profiles get written)
-  if (values['exit-after'] !== undefined) loop.setTimeout(() => process.exit(0), Number(values['exit-after'])).unref();
+export function serverFlags(port: number): Flags {
   return {
-    port,
-    host: values.host as string,
-    backlog,
-    driver: values.driver as 'standalone' | 'node',
-    stats: values.stats === true,
-    report: values.report === true,
-    values,
+    port: { type: 'string', default: String(port), value: 'N', help: 'TCP port to listen on; 0 picks a free one' },
+    host: {
+      type: 'string',
+      default: '127.0.0.1',
+      value: 'ADDR',
+      help: 'address to listen on: IPv4 or IPv6 literal, or localhost; 0.0.0.0 or :: for all interfaces',
+    },
+    backlog: { type: 'string', default: '511', value: 'N', help: "the listen backlog; 511 is Node's default too" },
+    driver: {
+      type: 'string',
+      default: 'standalone',
+      value: 'NAME',
+      help: "standalone: await loop.run() (fastest); node: loop.attach(), inside Node's loop",
+    },
+    stats: { type: 'boolean', default: false, help: 'print a line a second: connections, requests/s, iterations, sleep' },
+    report: { type: 'boolean', default: false, help: 'print a JSON stats line a second (for the benchmark harness)' },
+    'exit-after': { type: 'string', value: 'MS', help: 'exit after MS milliseconds (through process.exit: profiles get written)' },
   };
 }
 
-function fail(message: string): never {
-  console.error(message);
-  process.exit(2);
+/**
+ * Parses the command line of a server example: {@link serverFlags} plus `spec.flags`. `--help`
+ * prints them all and exits 0; a bad flag or value exits 2 with a message naming it.
+ */
+export function exampleArgs(spec: ExampleSpec): ExampleArgs {
+  const command: Command = { about: spec.about, flags: { ...serverFlags(spec.port), ...spec.flags }, notes: spec.notes };
+  const values = parseCommandLine(command);
+  const port = intFlag(values, 'port', 0, 65535);
+  const host = hostFlag(values);
+  const backlog = intFlag(values, 'backlog', 0);
+  if (values.driver !== 'standalone' && values.driver !== 'node') usageError(`--driver must be standalone or node, got ${values.driver}`);
+  if (values['exit-after'] !== undefined) {
+    const ms = intFlag(values, 'exit-after', 0);
+    loop.setTimeout(() => process.exit(0), ms).unref();
+  }
+  return { port, host, backlog, driver: values.driver, stats: values.stats === true, report: values.report === true, values };
+}
+
+/** `--host`: an IP literal (IPv4, or IPv6 with or without brackets) or `localhost`; a usage error otherwise. */
+export function hostFlag(values: FlagValues): string {
+  const host = String(values.host);
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (bare !== 'localhost' && isIP(bare.split('%')[0]!) === 0) {
+    usageError(`--host must be an IPv4 or IPv6 address or localhost (names are not resolved), got ${host}`);
+  }
+  return bare;
 }
 
 /** Runs the default loop with the chosen driver; resolves when it stops. */

@@ -6,13 +6,25 @@
  * Uses the default loop as a Node script would: connect, and it runs by itself.
  */
 import { net } from '../lib/index';
-import { exampleArgs } from './common';
+import { intFlag, parseCommandLine } from './cli';
+import { hostFlag } from './common';
 
-const args = exampleArgs({ port: 7000 }, { message: { type: 'string', default: 'hello' }, count: { type: 'string', default: '3' } });
-const count = Number(args.values.count);
-const message = String(args.values.message);
+const values = parseCommandLine({
+  about: 'Echo client: sends --count lines to an echo server, one at a time, and prints what comes back.\nIt uses the default loop as a Node script would: connect, and it runs by itself.',
+  flags: {
+    port: { type: 'string', default: '7000', value: 'N', help: 'port of the server' },
+    host: { type: 'string', default: '127.0.0.1', value: 'ADDR', help: 'address of the server: an IPv4 or IPv6 literal or localhost' },
+    message: { type: 'string', default: 'hello', value: 'TEXT', help: 'the text of each line (numbered)' },
+    count: { type: 'string', default: '3', value: 'N', help: 'round trips to make' },
+  },
+  notes: ['start a server first: node dist/examples/echo-server.js --port 7000'],
+});
+const port = intFlag(values, 'port', 1, 65535);
+const host = hostFlag(values);
+const count = intFlag(values, 'count', 1);
+const message = String(values.message);
 
-const socket = net.connect(args.port, args.host);
+const socket = net.connect(port, host);
 let sent = 0;
 let pending = '';
 const start = process.hrtime.bigint();

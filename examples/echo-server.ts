@@ -9,7 +9,11 @@
 import { net } from '../lib/index';
 import { announce, counters, drive, exampleArgs, startReporting } from './common';
 
-const args = exampleArgs({ port: 7000 });
+const args = exampleArgs({
+  about: 'Echo server: every byte read is written back. A client that sends but does not read is not\nread from either (backpressure: pause on a full queue, resume on drain).',
+  port: 7000,
+  notes: ['try: node dist/examples/echo-client.js --port 7000, or nc 127.0.0.1 7000'],
+});
 
 // The handlers are shared by every connection (EventEmitter calls them with `this` = the
 // socket), so an idle connection costs its Socket and nothing more: no closures per client.

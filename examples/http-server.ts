@@ -22,14 +22,20 @@
  *   server never buffers more than ~16 KiB of responses for it.
  */
 import { type net as Net, loop, net } from '../lib/index';
+import { intFlag } from './cli';
 import { announce, counters, drive, exampleArgs, startReporting } from './common';
 
-const args = exampleArgs(
-  { port: 8080 },
-  { 'header-timeout': { type: 'string', default: '10000' }, 'idle-timeout': { type: 'string', default: '30000' } },
-);
-const HEADER_TIMEOUT_MS = Number(args.values['header-timeout']);
-const IDLE_TIMEOUT_MS = Number(args.values['idle-timeout']);
+const args = exampleArgs({
+  about: 'HTTP/1.1 "Hello, World!" server: keep-alive, pipelining, 400/408/413/431/501, backpressure.\nThe server the benchmarks compare with Node\'s http and a C server.',
+  port: 8080,
+  flags: {
+    'header-timeout': { type: 'string', default: '10000', value: 'MS', help: "answer 408 and close when a request's head takes longer" },
+    'idle-timeout': { type: 'string', default: '30000', value: 'MS', help: 'close keep-alive connections idle this long' },
+  },
+  notes: ['try: curl http://127.0.0.1:8080/, or wrk -c100 http://127.0.0.1:8080/'],
+});
+const HEADER_TIMEOUT_MS = intFlag(args.values, 'header-timeout', 1);
+const IDLE_TIMEOUT_MS = intFlag(args.values, 'idle-timeout', 1);
 
 const BODY = 'Hello, World!';
 const head = (connection: string): string =>

@@ -9,6 +9,7 @@ export type LoopErrorCode =
   | 'ERR_LOOP_ATTACHED'
   | 'ERR_WATCHER_CLOSED';
 
+/** An error of the loop itself (closed, already running, …): switch on its `code`. */
 export class LoopError extends Error {
   readonly code: LoopErrorCode;
   constructor(code: LoopErrorCode, message: string) {

@@ -4,7 +4,20 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as nodeNet from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { exchange, packageDir } from './helpers';
+import { readdirSync, readFileSync } from 'node:fs';
+import { exchange, packageDir, runChild } from './helpers';
+
+/** One request on a fresh connection to `host`:`port`; the first bytes that come back. */
+function exchangeOn(host: string, port: number, data: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = nodeNet.connect(port, host, () => c.write(data));
+    c.once('data', (d) => {
+      resolve(String(d));
+      c.destroy();
+    });
+    c.once('error', reject);
+  });
+}
 
 const running: ChildProcess[] = [];
 afterEach(() => {
@@ -124,11 +137,61 @@ describe('example flags', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [join(packageDir, 'dist/examples/echo-server.js'), '--port', '0', ...args], { encoding: 'utf8' });
     const bad = run('--backlog=-1');
     expect(bad.status).toBe(2);
-    expect(bad.stderr.trim()).toBe('--backlog must be a non-negative integer, got -1');
+    expect(bad.stderr.trim().split('\n')[0]).toBe('--backlog must be an integer from 0 up, got -1');
+    const host = run('--host', 'example.com');
+    expect(host.status).toBe(2);
+    expect(host.stderr).toContain('--host must be an IPv4 or IPv6 address or localhost (names are not resolved), got example.com');
     const unknown = run('--bogus');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain("Unknown option '--bogus'");
     expect(unknown.stderr).not.toContain('    at ');
+  });
+});
+
+// Every program in examples/ and examples/learn/ (the build's .js files, less the shared modules).
+const programs = [
+  ...readdirSync(join(packageDir, 'dist/examples')).filter((f) => f.endsWith('.js') && f !== 'common.js' && f !== 'cli.js'),
+  ...readdirSync(join(packageDir, 'dist/examples/learn'))
+    .filter((f) => /^\d\d-.*\.js$/.test(f))
+    .map((f) => `learn/${f}`),
+].sort();
+
+describe('every example and lesson: --help, and unknown flags', () => {
+  it('finds the programs', () => {
+    expect(programs).toEqual(expect.arrayContaining(['c10k.js', 'echo-server.js', 'http-server.js', 'learn/07-one-sleep-all-fds.js']));
+    expect(programs).toHaveLength(5 + 7);
+  });
+
+  it.each(programs)('%s --help prints its usage and flags and exits 0; --bogus exits 2 with a one-line reason', async (file) => {
+    const path = join(packageDir, 'dist/examples', file);
+    const help = await runChild(process.execPath, [path, '--help'], { cwd: packageDir });
+    expect({ code: help.code, stderr: help.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(new RegExp(`^usage: node dist/examples/${file.replace('.', '\\.')} \\[flags\\]\n\n\\S`));
+    expect(help.stdout).toMatch(/\n {2}--help +print this and exit\n/);
+    // each flag the source declares is listed (the hidden child-process flags aside)
+    const source = readFileSync(join(packageDir, 'examples', file.replace(/\.js$/, '.ts')), 'utf8');
+    const declared = [...source.matchAll(/^\s+'?([a-z][a-z-]*)'?: \{ (?:type: '(?:string|boolean)'|value: )/gm)].map((m) => m[1]!);
+    for (const flag of declared.filter((f) => f !== 'client')) expect(help.stdout, flag).toContain(`  --${flag}`);
+    const bogus = await runChild(process.execPath, [path, '--bogus'], { cwd: packageDir });
+    expect(bogus.code).toBe(2);
+    expect(bogus.stdout).toBe('');
+    expect(bogus.stderr).toBe("Unknown option '--bogus'\n(run with --help to see the flags)\n");
+  });
+});
+
+describe('IPv6: --host :: and ::1', () => {
+  it.each(['::1', '::'])('echo-server --host %s serves a client on [::1] (and on 127.0.0.1 when listening on ::)', async (host) => {
+    const { port, output } = await start('echo-server', ['--host', host]);
+    expect(output()).toContain(`listening on [${host}]:${port}`);
+    const over6 = await exchangeOn('::1', port, 'six');
+    expect(over6).toBe('six');
+    if (host === '::') expect(await exchangeOn('127.0.0.1', port, 'four')).toBe('four'); // dual-stack, as Node's default
+  });
+
+  it('http-server --host ::1 answers curl -g http://[::1]:PORT/', async () => {
+    const { port } = await start('http-server', ['--host', '::1']);
+    const reply = await exchangeOn('::1', port, 'GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n');
+    expect(reply).toBe(OK);
   });
 });
 
@@ -175,6 +238,16 @@ describe('chat-server', () => {
 });
 
 describe('c10k', () => {
+  it('checks the fd limit first: below it, one message saying what to run, exit 1, no child started', async () => {
+    const r = await runChild('bash', ['-c', 'ulimit -n 600; exec "$0" "$1" --connections 1000', process.execPath, join(packageDir, 'dist/examples/c10k.js')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(''); // it never got as far as listening
+    expect(r.stderr).toMatch(/^c10k: 1,000 connections need about 1,0\d\d fds, but this process may open 600 \(ulimit -n\)\.\n/);
+    expect(r.stderr).toContain('\n  ulimit -n 2048\n');
+    expect(r.stderr).toMatch(/or ask for less: --connections 5\d\d\n$/);
+    expect(r.stderr).not.toContain('    at ');
+  });
+
   it('holds the connections idle with no wake-ups but the timer’s', async () => {
     const proc = spawn(process.execPath, [join(packageDir, 'dist/examples/c10k.js'), '--connections', '2000', '--seconds', '2'], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -188,7 +261,9 @@ describe('c10k', () => {
       out += d;
     });
     await new Promise((r) => proc.on('exit', r));
-    expect(out).toMatch(/2000 connections held: RSS [\d.]+ MiB \(\+[\d.]+ KiB each\)/);
+    expect(out).toMatch(/^2,000 connections held\.$/m);
+    expect(out).toMatch(/^right after the accepts: RSS [\d.]+ MiB, \+\d+ B per connection \(JS heap \+\d+ B of it\)$/m);
+    expect(out).toMatch(/^after 2 s idle: RSS [\d.]+ MiB, \+\d+ B per connection \(JS heap \+\d+ B of it\)$/m);
     const m = out.match(/(\d+) loop iterations \(timer (\d+), io (\d+), immediate (\d+), none (\d+)\)/);
     expect(m, out).not.toBeNull();
     const [, iterations, timer, io] = m!.map(Number);

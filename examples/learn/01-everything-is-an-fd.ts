@@ -162,4 +162,7 @@ function maskText(mask: number): string {
   return names.join('|') || '0';
 }
 
-main(module, run);
+main(module, run, {
+  about:
+    'Lesson 1 — everything is an fd: an epoll instance, a timerfd, a pipe and a socket answer the\nsame calls (poll, read, epoll_ctl), and one epoll instance watches another.',
+});

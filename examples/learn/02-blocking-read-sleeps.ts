@@ -78,4 +78,7 @@ export async function run(io: LessonIO): Promise<Result> {
   }
 }
 
-main(module, run);
+main(module, run, {
+  about:
+    'Lesson 2 — a blocking read sleeps: a 1 s wait in read(2) costs next to no CPU; a child process\nsees this thread asleep (state S) in the pipe\'s read function.',
+});

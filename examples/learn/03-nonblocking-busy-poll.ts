@@ -137,4 +137,7 @@ async function waitFor(delayMs: number, nonBlocking: boolean, pids: number[], wa
   }
 }
 
-main(module, run);
+main(module, run, {
+  about:
+    'Lesson 3 — O_NONBLOCK hands the waiting back to you: read(2) says EAGAIN at once, asking again\nfor a second burns a core, and poll(2) waits for free.',
+});

@@ -18,13 +18,15 @@
  * each — 10,000 pipes would be 20,000 fds, at this machine's RLIMIT_NOFILE. The ready one is an
  * eventfd with counter 1, never read, so it stays readable (level-triggered) for every call.
  *
- * Prints a table and writes an SVG chart (`--svg PATH`, default learn-04-poll-vs-epoll.svg here).
+ * Prints a table and writes an SVG chart (`--svg PATH`; by default learn-04-poll-vs-epoll.svg in
+ * the temp directory, os.tmpdir(): a run never writes into the project). It checks first that
+ * `ulimit -n` leaves room for the 10,003 fds it opens at once.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
-import { resolve } from 'node:path';
+import { cpus, release, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { sys } from '../../lib/index';
-import { fmt, type LessonIO, main, table } from './course';
+import { fmt, type LessonIO, main, requireFdsFor, table } from './course';
 
 export interface Row {
   /** Idle fds (one more is ready). */
@@ -56,6 +58,8 @@ export async function run(io: LessonIO): Promise<Result> {
   const rounds = io.quick ? 5 : 11; // alternating rounds of poll and epoll; the median is kept
   const batchMs = io.quick ? 4 : 25; // each round times a batch of calls lasting about this long
   const timeoutMs = 1000; // never reached: one fd is always ready. A real wait, not a peek.
+  const largest = sizes.at(-1)!;
+  requireFdsFor('lesson 4', largest + 2, `${largest.toLocaleString('en-US')} idle eventfds, a ready one and an epoll fd`);
   say(`fd limit (RLIMIT_NOFILE): ${/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'latin1'))?.[1]}`);
   say(`n idle eventfds + 1 ready one; ${rounds} rounds of ~${batchMs} ms per method and n; timeout ${timeoutMs} ms.`);
   say();
@@ -144,7 +148,7 @@ export async function run(io: LessonIO): Promise<Result> {
   say('(a poll with timeout 0 never sleeps, so it skips that; it still walks every fd).');
   say(`epoll's per-fd cost moved to registration: ${fmt(last.ctlUsPerFd, 2)} µs per fd, once, in epoll_ctl.`);
 
-  const svg = resolve(io.options.svg ?? 'learn-04-poll-vs-epoll.svg');
+  const svg = resolve(io.options.svg ?? join(tmpdir(), 'learn-04-poll-vs-epoll.svg'));
   writeFileSync(svg, chart(rows));
   say();
   say(`chart: ${svg}`);
@@ -234,4 +238,8 @@ function chart(rows: Row[]): string {
   return `${out.join('\n')}\n`;
 }
 
-main(module, run, ['svg']);
+main(module, run, {
+  about:
+    'Lesson 4 — poll(2) looks at every fd on every call, epoll_wait(2) at its ready list: the cost\nof one wait over 10 to 10,000 idle fds, as a table and an SVG chart.',
+  flags: { svg: { value: 'PATH', help: 'where to write the chart (default: learn-04-poll-vs-epoll.svg in the temp directory)' } },
+});

@@ -134,4 +134,7 @@ export async function run(io: LessonIO): Promise<Result> {
 }
 
 if (require.main === module && process.argv[2] === '--writer') writer(Number(process.argv[3]), Number(process.argv[4]));
-else main(module, run);
+else main(module, run, {
+  about:
+    'Lesson 5 — readiness arrives while nobody waits: 8 pipes become ready while this thread spins,\nand one epoll_wait(…, 0) returns all 8, in the order they became ready.',
+});

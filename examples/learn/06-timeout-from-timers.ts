@@ -129,4 +129,8 @@ export async function run(io: LessonIO): Promise<Result> {
   }
 }
 
-main(module, run, ['trace-json']);
+main(module, run, {
+  about:
+    'Lesson 6 — the loop sleeps until the nearest timer, or until an fd wakes it: the flight\nrecorder shows each sleep\'s timeout, the timer that chose it, and what ended it.',
+  flags: { 'trace-json': { value: 'PATH', help: 'also write the trace as Chrome/Perfetto JSON' } },
+});

@@ -1,7 +1,7 @@
 /**
  * Lesson 7 — one sleep, all fds: 10,000 connections, one thread, and how often it woke up.
  *
- *   node dist/examples/learn/07-one-sleep-all-fds.js [--quick] [--json]
+ *   node dist/examples/learn/07-one-sleep-all-fds.js [--quick] [--json] [--max-events N]
  *
  * A TCP server on a Loop of its own, in this process; a child process (this same file, started
  * with --client) opens 10,000 connections to it (--quick: 1,000) and echoes whatever it gets.
@@ -16,10 +16,15 @@
  * (`loop.stats().iterations`); every event is one (fd, mask) it returned. We count both, per phase. Compare the iterations with the
  * connections: each wait covers all the fds at once, and returns only the ones that are ready.
  * docs/learn/07-one-sleep-all-fds.md checks the count against strace.
+ *
+ * One wait returns at most the loop's `maxEvents` events (64 by default: the size of the array
+ * epoll_pwait2 fills), so 10,000 ends take at least 157 wake-ups; `--max-events 1024` lets each
+ * one carry up to 1,024. Each side of a connection is an fd: this process and the child each
+ * need one per connection, and the lesson checks `ulimit -n` before it starts.
  */
 import { spawn } from 'node:child_process';
 import { Loop, loop as defaultLoop, type LoopStatsSnapshot, net, sys } from '../../lib/index';
-import { fmt, type LessonIO, main, openFdCount, table, threadCpu, threadCpuSince } from './course';
+import { fmt, LessonError, type LessonIO, main, openFdCount, requireFdsFor, table, threadCpu, threadCpuSince } from './course';
 
 export interface Phase {
   name: string;
@@ -34,6 +39,8 @@ export interface Phase {
 
 export interface Result {
   connections: number;
+  /** The most events one wait may return (the loop's `maxEvents`). */
+  maxEvents: number;
   /** The most connections held at once, and the fds open in this process then. */
   held: number;
   fdsOpen: number;
@@ -54,8 +61,14 @@ export async function run(io: LessonIO): Promise<Result> {
   const idleMs = io.quick ? 300 : 2000;
   const talkers = io.quick ? 10 : 20; // connections that get traffic
   const rounds = io.quick ? 20 : 100; // one ping on each talker per round, 10 ms apart
+  const maxEvents = io.options['max-events'] === undefined ? 64 : Number(io.options['max-events']);
+  if (!Number.isInteger(maxEvents) || maxEvents < 1 || maxEvents > 65536) {
+    throw new LessonError(`--max-events must be an integer from 1 to 65536, got ${io.options['max-events']}`);
+  }
+  // Each connection is an fd here and one in the child (which has the same limit).
+  requireFdsFor('lesson 7', N, `${N.toLocaleString('en-US')} connections`, io.quick ? undefined : '--quick (1,000 connections)');
 
-  const loop = new Loop(); // the server's loop: one epoll instance, run on this thread
+  const loop = new Loop({ maxEvents }); // the server's loop: one epoll instance, run on this thread
   let held = 0;
   let maxHeld = 0;
   let fdsOpen = 0;
@@ -103,6 +116,14 @@ export async function run(io: LessonIO): Promise<Result> {
   server.listen(0, '127.0.0.1', 4096); // bind + listen happen now; the backlog absorbs the bursts
   const { port } = server.address() as sys.SocketAddress;
   const child = spawn(process.execPath, [__filename, '--client', String(port), String(N)], { stdio: 'inherit' });
+  // The child ends only when we kill it, in the hang-up phase; before that, it failed.
+  let childFailed: string | null = null;
+  child.on('exit', (code, signal) => {
+    if (phases.length < 3) {
+      childFailed = `the client process exited early (${signal ?? `code ${code}`}), after ${maxHeld.toLocaleString('en-US')} of ${N.toLocaleString('en-US')} connections`;
+      loop.stop();
+    }
+  });
   say(`server pid ${process.pid} on 127.0.0.1:${port}; child ${child.pid} opens ${N.toLocaleString('en-US')} connections…`);
 
   function idle(): void {
@@ -146,7 +167,9 @@ export async function run(io: LessonIO): Promise<Result> {
   const threads0 = threadCpu();
   try {
     await loop.run(); // this thread sleeps in epoll_pwait2 between events, and only there
+    if (childFailed !== null) throw new LessonError(`lesson 7: ${childFailed}`);
     if (stuck) throw new Error(`lesson 7 stuck: ${held} of ${N} connections held, phases done: ${phases.map((p) => p.name).join(', ')}`);
+    if (phases.map((p) => p.name).join() !== 'connect,idle,traffic,hang-up') throw new Error(`lesson 7: phases ${phases.map((p) => p.name)}`);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     loop.close({ force: true });
@@ -183,6 +206,11 @@ export async function run(io: LessonIO): Promise<Result> {
   say();
   say(`${total.iterations.toLocaleString('en-US')} loop iterations — each one epoll_pwait2 over all the fds — for ${N.toLocaleString('en-US')} connections:`);
   say(`${fmt(total.iterations / N, 2)} per connection over its whole life (connect, idle, traffic, hang-up).`);
+  const hangUp = phases[3]!;
+  say(
+    `Hang-up: ${hangUp.events.toLocaleString('en-US')} ends in ${hangUp.iterations.toLocaleString('en-US')} wake-ups; one wait returns at most ${maxEvents} ` +
+      `(the loop's maxEvents), so no fewer than ${Math.ceil(N / maxEvents).toLocaleString('en-US')}.`,
+  );
   say('(run() also takes a zero-timeout look before each sleep: strace counts those too; see docs/learn/07.)');
   say(
     `CPU by thread: the main thread (the loop) ${fmt(mainThreadCpuMs, 0)} ms; ` +
@@ -190,6 +218,7 @@ export async function run(io: LessonIO): Promise<Result> {
   );
   return {
     connections: N,
+    maxEvents,
     held: maxHeld,
     fdsOpen,
     pings,
@@ -212,16 +241,26 @@ function client(port: number, n: number): void {
   let open = 0;
   let connecting = 0;
   const buf = Buffer.alloc(4096);
+  // Any failure ends the child with one line; the server sees it exit and says so.
+  const fail = (what: string, e: unknown): never => {
+    console.error(`lesson 7 client: ${what} failed after ${open} connections: ${(e as Error).message}`);
+    process.exit(1);
+  };
   const more = (): void => {
     while (open + connecting < n && connecting < 256) {
-      const fd = sys.socket(sys.AF_INET, sys.SOCK_STREAM | sys.SOCK_NONBLOCK);
-      sys.connect(fd, '127.0.0.1', port); // EINPROGRESS: writable once the handshake is done
+      let fd = -1;
+      try {
+        fd = sys.socket(sys.AF_INET, sys.SOCK_STREAM | sys.SOCK_NONBLOCK);
+        sys.connect(fd, '127.0.0.1', port); // EINPROGRESS: writable once the handshake is done
+      } catch (e) {
+        fail('socket/connect', e);
+      }
       connecting++;
       const w = defaultLoop.watch(fd, sys.EPOLLOUT, () => {
         connecting--;
-        if (sys.getsockopt(fd, sys.SOL_SOCKET, sys.SO_ERROR) !== 0) {
-          w.close();
-          sys.close(fd);
+        const err = sys.getsockopt(fd, sys.SOL_SOCKET, sys.SO_ERROR);
+        if (err !== 0) {
+          fail('connect', sys.makeSystemError(err, 'connect'));
         } else {
           open++;
           w.modify(sys.EPOLLIN); // connected: from now on, wait for data to echo
@@ -243,4 +282,8 @@ function client(port: number, n: number): void {
 }
 
 if (require.main === module && process.argv[2] === '--client') client(Number(process.argv[3]), Number(process.argv[4]));
-else main(module, run);
+else main(module, run, {
+  about:
+    'Lesson 7 — one sleep, all fds: 10,000 connections on one thread (--quick: 1,000), and how many\ntimes the loop woke up to connect, idle, talk and hang up.',
+  flags: { 'max-events': { value: 'N', help: 'the most events one wait returns (the loop\'s maxEvents; default 64)' } },
+});

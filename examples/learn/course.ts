@@ -10,11 +10,12 @@
  *   node dist/examples/learn/NN-name.js            the full lesson, printed for people
  *   node dist/examples/learn/NN-name.js --quick    the same, smaller: a few seconds at most
  *   node dist/examples/learn/NN-name.js --json     one JSON line with the measurements
+ *   node dist/examples/learn/NN-name.js --help     the flags
  *
  * The tests (test/learn.test.ts) import the same `run` and check what it measured.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { fdShortfall, openFdCount, parseCommandLine } from '../cli';
 
 export interface LessonIO {
   /** Smaller sizes and shorter waits (the tests use it). */
@@ -25,38 +26,56 @@ export interface LessonIO {
   options: Record<string, string | undefined>;
 }
 
+/** What a lesson tells `--help`: its title, and its own flags beside --quick and --json. */
+export interface LessonCommand {
+  /** The lesson's title and what it measures, in a line or three. */
+  about: string;
+  /** The lesson's own flags (all take a value), e.g. `svg: { value: 'PATH', help: '…' }`. */
+  flags?: Record<string, { value: string; help: string }>;
+}
+
 /**
- * Runs `run` when `mod` is the script node was started with (not when a test imports it).
- * `extra` names the lesson's own string flags.
+ * Runs `run` when `mod` is the script node was started with (not when a test imports it), with
+ * the flags every lesson takes (`--quick`, `--json`, `--help`) and `command.flags`. A bad
+ * command line gets a message and exit code 2.
  */
-export function main<R>(mod: NodeJS.Module, run: (io: LessonIO) => Promise<R>, extra: string[] = []): void {
+export function main<R>(mod: NodeJS.Module, run: (io: LessonIO) => Promise<R>, command: LessonCommand): void {
   if (require.main !== mod) return;
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        quick: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        ...Object.fromEntries(extra.map((name) => [name, { type: 'string' as const }])),
-      },
-    }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\nusage: node ${mod.filename} [--quick] [--json]${extra.map((n) => ` [--${n} PATH]`).join('')}`);
-    process.exitCode = 2;
-    return;
-  }
+  const extra = command.flags ?? {};
+  const values = parseCommandLine({
+    about: command.about,
+    flags: {
+      quick: { type: 'boolean', default: false, help: 'smaller sizes and shorter waits: a few seconds at most' },
+      json: { type: 'boolean', default: false, help: 'print one JSON line with the measurements instead of the text' },
+      ...Object.fromEntries(Object.entries(extra).map(([name, f]) => [name, { type: 'string' as const, ...f }])),
+    },
+    notes: ['The course: docs/learn/README.md.'],
+  });
   const json = values.json === true;
   const options: Record<string, string | undefined> = {};
-  for (const name of extra) options[name] = (values as Record<string, unknown>)[name] as string | undefined;
+  for (const name of Object.keys(extra)) options[name] = values[name] as string | undefined;
   run({ quick: values.quick === true, say: json ? () => {} : (line = '') => console.log(line), options }).then(
     (result) => {
       if (json) console.log(JSON.stringify(result));
     },
     (e) => {
-      console.error(e);
+      // A lesson that cannot run here (see LessonError) says why in a line; anything else is a bug: the stack.
+      console.error(e instanceof LessonError ? e.message : e);
       process.exitCode = 1;
     },
   );
+}
+
+/** A lesson that cannot run on this machine as it is (too few fds, …): the message says what to do. */
+export class LessonError extends Error {}
+
+/**
+ * Throws a {@link LessonError} saying what to run (`ulimit -n …`, or the flags in `smaller`)
+ * when this process cannot open `more` fds beside those open now.
+ */
+export function requireFdsFor(lesson: string, more: number, what: string, smaller?: string): void {
+  const message = fdShortfall(lesson, more, what, smaller === undefined ? undefined : () => smaller);
+  if (message !== null) throw new LessonError(message);
 }
 
 /** Starts a stopwatch for wall time (hrtime: CLOCK_MONOTONIC) and this process's CPU time. */
@@ -97,10 +116,7 @@ export function schedstat(): { onCpuMs: number; queuedMs: number } {
   return { onCpuMs: Number(onCpu) / 1e6, queuedMs: Number(queued) / 1e6 };
 }
 
-/** The number of fds open in this process right now. */
-export function openFdCount(): number {
-  return readdirSync('/proc/self/fd').length - 1; // minus the one readdir itself used
-}
+export { openFdCount };
 
 /**
  * CPU time of each thread of this process so far (ms, from /proc/self/task/<tid>/schedstat) and

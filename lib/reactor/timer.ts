@@ -50,8 +50,11 @@ export type TimerCallback = (...args: any[]) => void;
  * ```
  */
 export class Timer implements HeapNode {
+  /** When it is due: CLOCK_MONOTONIC in ms, the clock of `loop.now()`. */
   deadline = 0;
+  /** Its number in start order; the flight recorder names it by this ("timer #3"). */
   seq = 0;
+  /** @internal */
   heapIndex = -1;
   /** @internal */ _state: TimerState = TimerState.Idle;
   /** @internal */ _refed = true;

@@ -149,22 +149,25 @@ export function isSystemError(e: unknown, code?: string): e is SystemError {
 }
 
 // ── epoll ──────────────────────────────────────────────────────────────────────────────────
-/** `int epoll_create1(int flags)` — a new epoll instance (always `EPOLL_CLOEXEC`). */
+/** `int epoll_create1(int flags)` — a new epoll instance (always `EPOLL_CLOEXEC`). @function */
 export const epoll_create1 = native.epoll_create1;
 /**
  * `int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)` — `events` is the interest
  * mask, `data` the uint32 token stored in `ev.data` and given back by `epoll_wait` (default: fd).
+ * @function
  */
 export const epoll_ctl = native.epoll_ctl;
 /**
  * `int epoll_wait(int epfd, struct epoll_event *ev, int maxevents, int timeout)` — fills
  * `events[2i] = mask`, `events[2i + 1] = token` for each of the `n` ready fds and returns `n`.
  * Capacity is `events.length / 2` (at most 65,536). `timeoutMs`: −1 blocks, 0 polls.
+ * @function
  */
 export const epoll_wait = native.epoll_wait;
 /**
  * `epoll_pwait2` — as {@link epoll_wait}, with a nanosecond timeout (−1 blocks; a Number or a
  * BigInt up to 2^63 − 1). Linux ≥ 5.11.
+ * @function
  */
 export const epoll_pwait2 = native.epoll_pwait2;
 /**
@@ -173,36 +176,39 @@ export const epoll_pwait2 = native.epoll_pwait2;
  * Number or a BigInt up to 2^63 − 1);
  * returns the events found, as {@link epoll_wait}, or 0 at the deadline. One native call for the
  * whole stretch: the loop's `spinUs` uses it. It holds the thread (and a CPU) until then.
+ * @function
  */
 export const epoll_spin = native.epoll_spin;
 
 // ── fds ────────────────────────────────────────────────────────────────────────────────────
-/** `ssize_t read(int fd, void *buf, size_t count)` on `buffer[offset, offset + length)`; −EAGAIN when not ready. */
+/** `ssize_t read(int fd, void *buf, size_t count)` on `buffer[offset, offset + length)`; −EAGAIN when not ready. @function */
 export const read = native.read;
-/** `ssize_t write(int fd, const void *buf, size_t count)`; −EAGAIN when not ready. */
+/** `ssize_t write(int fd, const void *buf, size_t count)`; −EAGAIN when not ready. @function */
 export const write = native.write;
-/** `ssize_t readv(int fd, const struct iovec *iov, int iovcnt)`; −EAGAIN when not ready. */
+/** `ssize_t readv(int fd, const struct iovec *iov, int iovcnt)`; −EAGAIN when not ready. @function */
 export const readv = native.readv;
-/** `ssize_t writev(int fd, const struct iovec *iov, int iovcnt)`; −EAGAIN when not ready. */
+/** `ssize_t writev(int fd, const struct iovec *iov, int iovcnt)`; −EAGAIN when not ready. @function */
 export const writev = native.writev;
-/** `int close(int fd)`. Not retried on EINTR (Linux has released the fd already). */
+/** `int close(int fd)`. Not retried on EINTR (Linux has released the fd already). @function */
 export const close = native.close;
-/** `int pipe2(int fds[2], int flags)` → `[readFd, writeFd]` (always `O_CLOEXEC`). */
+/** `int pipe2(int fds[2], int flags)` → `[readFd, writeFd]` (always `O_CLOEXEC`). @function */
 export const pipe2 = native.pipe2;
-/** `int eventfd(unsigned initval, int flags)` (always `EFD_CLOEXEC`). */
+/** `int eventfd(unsigned initval, int flags)` (always `EFD_CLOEXEC`). @function */
 export const eventfd = native.eventfd;
-/** `int eventfd_read(int fd, eventfd_t *value)` → the counter, or −EAGAIN. */
+/** `int eventfd_read(int fd, eventfd_t *value)` → the counter, or −EAGAIN. @function */
 export const eventfd_read = native.eventfd_read;
-/** `int eventfd_write(int fd, eventfd_t value)` → 0, or −EAGAIN when the counter would overflow. */
+/** `int eventfd_write(int fd, eventfd_t value)` → 0, or −EAGAIN when the counter would overflow. @function */
 export const eventfd_write = native.eventfd_write;
 /**
  * `int fcntl(int fd, int cmd, int arg)` for the integer commands only: F_GETFL, F_SETFL,
  * F_GETFD, F_SETFD, F_DUPFD_CLOEXEC, F_GETPIPE_SZ, F_SETPIPE_SZ (others take pointers; refused).
+ * @function
  */
 export const fcntl = native.fcntl;
 /**
  * `int poll(struct pollfd *fds, nfds_t nfds, int timeout)` — `fds` holds (fd, events, revents)
  * triples; revents is written back. Here to compare with epoll (see the course).
+ * @function
  */
 export const poll = native.poll;
 
@@ -225,51 +231,53 @@ export function isCloseOnExec(fd: number): boolean {
 }
 
 // ── time ───────────────────────────────────────────────────────────────────────────────────
-/** `int clock_gettime(clockid_t clk, struct timespec *ts)` → nanoseconds. */
+/** `int clock_gettime(clockid_t clk, struct timespec *ts)` → nanoseconds. @function */
 export const clock_gettime = native.clock_gettime;
-/** `int timerfd_create(int clockid, int flags)` (always `TFD_CLOEXEC`). */
+/** `int timerfd_create(int clockid, int flags)` (always `TFD_CLOEXEC`). @function */
 export const timerfd_create = native.timerfd_create;
 /**
  * `int timerfd_settime(int fd, int flags, const struct itimerspec *new, struct itimerspec *old)`
  * with `{ value, interval }` in nanoseconds → the old setting. `value: 0` disarms. Each is a
  * Number (exact up to 2^53 ns; past that, the nearest double: CLOCK_MONOTONIC passes 2^53 ns
  * after ~104.25 days of uptime) or a BigInt (exact), up to 2^63 − 1.
+ * @function
  */
 export const timerfd_settime = native.timerfd_settime;
-/** `int timerfd_gettime(int fd, struct itimerspec *cur)` → `{ value, interval }` in ns. */
+/** `int timerfd_gettime(int fd, struct itimerspec *cur)` → `{ value, interval }` in ns. @function */
 export const timerfd_gettime = native.timerfd_gettime;
-/** Reads a timerfd's 8-byte expiration count; −EAGAIN when it has not expired (non-blocking). */
+/** Reads a timerfd's 8-byte expiration count; −EAGAIN when it has not expired (non-blocking). @function */
 export const timerfd_read = native.timerfd_read;
 
 // ── sockets ────────────────────────────────────────────────────────────────────────────────
-/** `int socket(int domain, int type, int protocol)` (always `SOCK_CLOEXEC`). */
+/** `int socket(int domain, int type, int protocol)` (always `SOCK_CLOEXEC`). @function */
 export const socket = native.socket;
 /**
  * `int bind(int fd, const struct sockaddr *addr, socklen_t len)` — `address` is an IPv4 or IPv6
  * literal or a Unix path, as the socket's family says (a leading `'\0'`: abstract namespace).
+ * @function
  */
 export const bind = native.bind;
-/** `int listen(int fd, int backlog)` (default backlog `SOMAXCONN`). */
+/** `int listen(int fd, int backlog)` (default backlog `SOMAXCONN`). @function */
 export const listen = native.listen;
-/** `int accept4(int fd, NULL, NULL, int flags)` → new fd (always CLOEXEC), or −EAGAIN. */
+/** `int accept4(int fd, NULL, NULL, int flags)` → new fd (always CLOEXEC), or −EAGAIN. @function */
 export const accept4 = native.accept4;
-/** `int connect(int fd, …)` → 0, −EINPROGRESS (wait for EPOLLOUT, then read SO_ERROR), or −EAGAIN (Unix, queue full). */
+/** `int connect(int fd, …)` → 0, −EINPROGRESS (wait for EPOLLOUT, then read SO_ERROR), or −EAGAIN (Unix, queue full). @function */
 export const connect = native.connect;
-/** `int shutdown(int fd, int how)` — `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`. */
+/** `int shutdown(int fd, int how)` — `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`. @function */
 export const shutdown = native.shutdown;
-/** `int getsockopt(…)` → the int value; with `buffer`, fills it and returns the length. */
+/** `int getsockopt(…)` → the int value; with `buffer`, fills it and returns the length. @function */
 export const getsockopt = native.getsockopt;
-/** `int setsockopt(…)` with an int (or boolean) value, or the raw bytes of a struct (e.g. `linger`). */
+/** `int setsockopt(…)` with an int (or boolean) value, or the raw bytes of a struct (e.g. `linger`). @function */
 export const setsockopt = native.setsockopt;
-/** `int getsockname(int fd, …)` → `{ address, port, family }`. */
+/** `int getsockname(int fd, …)` → `{ address, port, family }`. @function */
 export const getsockname = native.getsockname;
-/** `int getpeername(int fd, …)` → `{ address, port, family }`. */
+/** `int getpeername(int fd, …)` → `{ address, port, family }`. @function */
 export const getpeername = native.getpeername;
-/** `ssize_t send(int fd, …, int flags)` — always with `MSG_NOSIGNAL` (EPIPE, never SIGPIPE); −EAGAIN when full. */
+/** `ssize_t send(int fd, …, int flags)` — always with `MSG_NOSIGNAL` (EPIPE, never SIGPIPE); −EAGAIN when full. @function */
 export const send = native.send;
-/** `ssize_t recv(int fd, …, int flags)`; −EAGAIN when nothing is there. */
+/** `ssize_t recv(int fd, …, int flags)`; −EAGAIN when nothing is there. @function */
 export const recv = native.recv;
-/** `ssize_t sendmsg(int fd, …)` with an iovec of `buffers` and `MSG_NOSIGNAL`; −EAGAIN when full. */
+/** `ssize_t sendmsg(int fd, …)` with an iovec of `buffers` and `MSG_NOSIGNAL`; −EAGAIN when full. @function */
 export const sendmsg = native.sendmsg;
 
 // ── batches ────────────────────────────────────────────────────────────────────────────────
@@ -282,12 +290,14 @@ export const sendmsg = native.sendmsg;
  * `recvfrom(fd, …, 0, NULL, NULL)` — read(2) by definition, without read(2)'s trip through the
  * VFS (~25 ns less per call here) — and any other fd (it answers `ENOTSOCK`) with read(2). The
  * loop reads every ready socket of an iteration this way.
+ * @function
  */
 export const read_many = native.read_many;
 /**
  * `send(fds[i], buffer + ranges[2i], ranges[2i+1], MSG_NOSIGNAL)` for each i < count, in one
  * native call; `ranges[2i+1]` becomes the result: bytes sent or −errno (−EAGAIN: full). Returns
  * count. The loop sends the small writes of an iteration this way.
+ * @function
  */
 export const send_many = native.send_many;
 

@@ -1,0 +1,40 @@
+/**
+ * epoll-reactor: a real event loop for Linux, in TypeScript, on the kernel's own primitives.
+ *
+ * - {@link sys}: the syscalls, one function each (`epoll_ctl`, `timerfd_settime`, `accept4`, …)
+ * - {@link Loop}, {@link loop}: the reactor — fd watchers, timers, immediates, two drivers
+ * - {@link net}: TCP and Unix stream sockets shaped like Node's `net`
+ *
+ * ```ts
+ * import { loop, Loop, net, sys } from 'epoll-reactor';   // or require('epoll-reactor')
+ * ```
+ * @module epoll-reactor
+ */
+// The API reference's entry point: the names lib/index.ts exports, re-exported from where they
+// are declared. lib/index.ts copies its values into constants (for speed, see there), which
+// TypeDoc would show as variables of type `typeof Loop` instead of the classes themselves.
+import type * as docs from './entry';
+import type * as pkg from '../../lib/index';
+
+export { LoopError, type LoopErrorCode } from '../../lib/errors';
+export * as net from '../../lib/net/index';
+export {
+  Immediate,
+  Loop,
+  type LoopOptions,
+  type LoopStatsSnapshot,
+  loop,
+  TIMEOUT_MAX,
+  type TimeoutReason,
+  Timer,
+  type TracedCallback,
+  type TracedIteration,
+  Tracer,
+  type WatchCallback,
+  Watcher,
+} from '../../lib/reactor/index';
+export * as sys from '../../lib/sys/index';
+
+// Fails to compile (so `npm run docs` fails) when lib/index.ts exports a value this file does not.
+type Missing = Exclude<keyof typeof pkg, keyof typeof docs>;
+export const _sameValues: [Missing] extends [never] ? true : Missing = true;
