@@ -18,6 +18,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSocket(env, exports);
   InitAttach(env, exports);
   InitBatch(env, exports);
+  InitUdp(env, exports);
   return exports;
 }
 

@@ -1,0 +1,489 @@
+// Datagrams: recvmmsg, sendmmsg (1:1), their many-socket batches recvmmsg_many / sendmmsg_many,
+// connect(AF_UNSPEC), inet_pton / inet_ntop, if_nametoindex / if_indextoname, and builders for
+// the multicast membership structs that setsockopt takes as bytes.
+//
+// Messages are described by a caller-owned Int32Array (or its ArrayBuffer), MMSG_WORDS words per
+// message, never by an object per message:
+//   [0] offset in the data buffer    [1] length (recv: room in; bytes received out)
+//   [2] recv: msg_flags out (MSG_TRUNC …); send: bytes sent out (batches: or −errno)
+//   [3] batches: index of the message's fd in the fds list (recv: out; send: in)
+//   [4] address family (AF_INET, AF_INET6; 0 = none: a connected socket's send)
+//   [5] port   [6] IPv6 scope id   [7] IPv6 flow info   [8..11] the address's bytes (4 or 16)
+// Every field is read ONCE into native scratch and validated there before any syscall, so
+// nothing sharing memory with the array (another thread's SharedArrayBuffer, the data buffer
+// itself) can change an offset between its check and its use.
+#include "common.h"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace er {
+
+static constexpr size_t kWords = 12;
+// The kernel takes at most UIO_MAXIOV (1024) messages per call and silently ignores the rest;
+// scratch is never grown past that.
+static constexpr size_t kMaxVlen = 1024;
+
+union SockAddr {
+  struct sockaddr sa;
+  struct sockaddr_in in;
+  struct sockaddr_in6 in6;
+};
+
+// One message's kernel-facing state. Kept in AddonData::mmsg (a vector of uint64_t, so that
+// common.h need not know this type): headers and iovecs must be contiguous arrays, so the
+// scratch holds [kMaxVlen mmsghdr][kMaxVlen iovec][kMaxVlen SockAddr][kMaxVlen int32 × 4].
+struct Scratch {
+  struct mmsghdr* hdr;
+  struct iovec* iov;
+  SockAddr* addr;
+  int32_t* off;    // validated copies of [0]
+  int32_t* len;    // [1]
+  int32_t* index;  // [3]
+  int32_t* fds;    // batches: a private copy of the fd list (up to kMaxVlen entries per use)
+};
+
+static Scratch GetScratch(Napi::Env env) {
+  constexpr size_t bytes = kMaxVlen * (sizeof(struct mmsghdr) + sizeof(struct iovec) + sizeof(SockAddr) + 4 * sizeof(int32_t));
+  std::vector<uint64_t>& v = Data(env)->mmsg;
+  if (v.empty()) v.resize((bytes + 7) / 8);
+  auto* base = reinterpret_cast<uint8_t*>(v.data());
+  Scratch s;
+  s.hdr = reinterpret_cast<struct mmsghdr*>(base);
+  base += kMaxVlen * sizeof(struct mmsghdr);
+  s.iov = reinterpret_cast<struct iovec*>(base);
+  base += kMaxVlen * sizeof(struct iovec);
+  s.addr = reinterpret_cast<SockAddr*>(base);
+  base += kMaxVlen * sizeof(SockAddr);
+  s.off = reinterpret_cast<int32_t*>(base);
+  s.len = s.off + kMaxVlen;
+  s.index = s.len + kMaxVlen;
+  s.fds = s.index + kMaxVlen;
+  return s;
+}
+
+static inline int32_t* Msg(U32s msgs, size_t i) { return reinterpret_cast<int32_t*>(msgs.data) + i * kWords; }
+
+// Writes the sender's address of a received message into its descriptor.
+static void PutAddress(int32_t* m, const SockAddr& a, socklen_t len) {
+  memset(m + 4, 0, 8 * sizeof(int32_t));
+  if (len >= sizeof(struct sockaddr_in) && a.sa.sa_family == AF_INET) {
+    m[4] = AF_INET;
+    m[5] = ntohs(a.in.sin_port);
+    memcpy(m + 8, &a.in.sin_addr, 4);
+  } else if (len >= sizeof(struct sockaddr_in6) && a.sa.sa_family == AF_INET6) {
+    m[4] = AF_INET6;
+    m[5] = ntohs(a.in6.sin6_port);
+    m[6] = static_cast<int32_t>(a.in6.sin6_scope_id);
+    m[7] = static_cast<int32_t>(a.in6.sin6_flowinfo);
+    memcpy(m + 8, &a.in6.sin6_addr, 16);
+  }
+}
+
+// Builds the destination of message i from its descriptor (a copy, made here); 0 = no address.
+static socklen_t GetAddress(Napi::Env env, const int32_t* m, SockAddr* a) {
+  int32_t w[kWords];
+  memcpy(w, m, sizeof w);
+  memset(a, 0, sizeof *a);
+  if (w[4] == 0) return 0;
+  if (w[5] < 0 || w[5] > 65535) ThrowArgRange(env, "msgs[i].port", "an integer >= 0 and <= 65535", Napi::Number::New(env, w[5]));
+  if (w[4] == AF_INET) {
+    a->in.sin_family = AF_INET;
+    a->in.sin_port = htons(static_cast<uint16_t>(w[5]));
+    memcpy(&a->in.sin_addr, w + 8, 4);
+    return sizeof a->in;
+  }
+  if (w[4] == AF_INET6) {
+    a->in6.sin6_family = AF_INET6;
+    a->in6.sin6_port = htons(static_cast<uint16_t>(w[5]));
+    a->in6.sin6_scope_id = static_cast<uint32_t>(w[6]);
+    a->in6.sin6_flowinfo = static_cast<uint32_t>(w[7]);
+    memcpy(&a->in6.sin6_addr, w + 8, 16);
+    return sizeof a->in6;
+  }
+  ThrowArgRange(env, "msgs[i].family", "0, AF_INET or AF_INET6", Napi::Number::New(env, w[4]));
+}
+
+// Reads and checks (offset, length) of message i against a data buffer of `size` bytes.
+static void GetRange(Napi::Env env, const int32_t* m, size_t size, int32_t* off, int32_t* len) {
+  int32_t o = m[0];
+  int32_t l = m[1];
+  if (o < 0 || static_cast<size_t>(o) > size) {
+    ThrowArgRange(env, "msgs[i].offset", "an offset inside the buffer", Napi::Number::New(env, o));
+  }
+  if (l < 0 || static_cast<size_t>(l) > size - static_cast<size_t>(o)) {
+    ThrowArgRange(env, "msgs[i].length", "a length that stays inside the buffer", Napi::Number::New(env, l));
+  }
+  *off = o;
+  *len = l;
+}
+
+static U32s ArgMsgs(const Napi::CallbackInfo& info, size_t i) {
+  return ArgTypedU32(info, i, "msgs", napi_int32_array, "an instance of Int32Array or ArrayBuffer");
+}
+
+// How many messages argument i asks for: 0 .. what msgs holds, clamped to UIO_MAXIOV as the
+// kernel clamps vlen.
+static size_t ArgVlen(const Napi::CallbackInfo& info, size_t i, U32s msgs) {
+  size_t n = static_cast<size_t>(ArgInt(info, i, "vlen", 0, static_cast<int64_t>(msgs.len / kWords)));
+  return n > kMaxVlen ? kMaxVlen : n;
+}
+
+static inline int RawRecvmmsg(int fd, struct mmsghdr* h, size_t n, int flags) {
+  int r;
+  do r = static_cast<int>(syscall(SYS_recvmmsg, static_cast<long>(fd), h, static_cast<long>(n), static_cast<long>(flags), nullptr));
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+
+static inline int RawSendmmsg(int fd, struct mmsghdr* h, size_t n, int flags) {
+  int r;
+  do r = static_cast<int>(syscall(SYS_sendmmsg, static_cast<long>(fd), h, static_cast<long>(n), static_cast<long>(flags)));
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+
+static void SetHeader(Scratch& s, size_t k, uint8_t* data, socklen_t namelen) {
+  s.iov[k].iov_base = data + s.off[k];
+  s.iov[k].iov_len = static_cast<size_t>(s.len[k]);
+  memset(&s.hdr[k], 0, sizeof s.hdr[k]);
+  s.hdr[k].msg_hdr.msg_iov = &s.iov[k];
+  s.hdr[k].msg_hdr.msg_iovlen = 1;
+  s.hdr[k].msg_hdr.msg_name = namelen > 0 ? &s.addr[k] : nullptr;
+  s.hdr[k].msg_hdr.msg_namelen = namelen;
+}
+
+// recvmmsg(fd, buffer, msgs, vlen, flags = 0) -> messages received, or -EAGAIN.
+// Message i lands in buffer[msgs[i][0], + msgs[i][1]); on return, for each message received,
+// [1] is its length, [2] its msg_flags and [4..11] the sender. No timeout (NULL).
+static Napi::Value Recvmmsg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0, "fd");
+  Bytes buf = ArgBytes(info, 1, "buffer");
+  U32s msgs = ArgMsgs(info, 2);
+  size_t n = ArgVlen(info, 3, msgs);
+  int flags = static_cast<int>(ArgIntOr(info, 4, "flags", 0, INT_MAX, 0));
+  Scratch s = GetScratch(env);
+  for (size_t k = 0; k < n; k++) {
+    GetRange(env, Msg(msgs, k), buf.len, &s.off[k], &s.len[k]);
+    SetHeader(s, k, buf.data, sizeof(SockAddr));
+  }
+  int r = RawRecvmmsg(fd, s.hdr, n, flags);
+  if (r < 0) return IoResult(env, -1, "recvmmsg");
+  for (int k = 0; k < r; k++) {
+    int32_t* m = Msg(msgs, static_cast<size_t>(k));
+    m[1] = static_cast<int32_t>(s.hdr[k].msg_len);
+    m[2] = s.hdr[k].msg_hdr.msg_flags;
+    PutAddress(m, s.addr[k], s.hdr[k].msg_hdr.msg_namelen);
+  }
+  return Napi::Number::New(env, r);
+}
+
+// sendmmsg(fd, buffer, msgs, vlen, flags = 0) -> messages sent, or -EAGAIN. MSG_NOSIGNAL is
+// always added. Message i is buffer[msgs[i][0], + msgs[i][1]) to the address in [4..11] (family
+// 0: none, for a connected socket); [2] becomes the bytes sent for each message that went.
+static Napi::Value Sendmmsg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0, "fd");
+  Bytes buf = ArgBytes(info, 1, "buffer");
+  U32s msgs = ArgMsgs(info, 2);
+  size_t n = ArgVlen(info, 3, msgs);
+  int flags = static_cast<int>(ArgIntOr(info, 4, "flags", 0, INT_MAX, 0));
+  Scratch s = GetScratch(env);
+  for (size_t k = 0; k < n; k++) {
+    const int32_t* m = Msg(msgs, k);
+    GetRange(env, m, buf.len, &s.off[k], &s.len[k]);
+    SetHeader(s, k, buf.data, GetAddress(env, m, &s.addr[k]));
+  }
+  int r = RawSendmmsg(fd, s.hdr, n, flags | MSG_NOSIGNAL);
+  if (r < 0) return IoResult(env, -1, "sendmmsg");
+  for (int k = 0; k < r; k++) Msg(msgs, static_cast<size_t>(k))[2] = static_cast<int32_t>(s.hdr[k].msg_len);
+  return Napi::Number::New(env, r);
+}
+
+// The fd list of a batch: `count` fds (at most kMaxVlen), copied and checked.
+static size_t ArgFdList(const Napi::CallbackInfo& info, Scratch& s) {
+  Napi::Env env = info.Env();
+  U32s fds = ArgTypedU32(info, 0, "fds", napi_int32_array, "an instance of Int32Array or ArrayBuffer");
+  int64_t max = static_cast<int64_t>(fds.len < kMaxVlen ? fds.len : kMaxVlen);
+  size_t count = static_cast<size_t>(ArgInt(info, 1, "count", 0, max));
+  const int32_t* in = reinterpret_cast<const int32_t*>(fds.data);
+  for (size_t i = 0; i < count; i++) {
+    s.fds[i] = in[i];
+    if (s.fds[i] < 0) ThrowArgRange(env, "fds[i]", "an fd >= 0", Napi::Number::New(env, s.fds[i]));
+  }
+  return count;
+}
+
+// recvmmsg_many(fds, count, buffer, start, slot, msgs, results) -> messages received in all.
+// For each fd i in turn: recvmmsg into slots of `slot` bytes laid end to end from the current
+// position (at first `start`) — as many as results[i] asks, the msgs left and the room left
+// allow — then the datagrams are moved down to follow each other without gaps, so the buffer
+// fills only by what arrived and no byte before the new position is ever written again. The
+// messages are described in msgs in arrival order ([3] = i); results[i] becomes the count, or
+// -errno (-EAGAIN: nothing there; -ENOBUFS: no room or no msgs left, nothing read). Nothing
+// throws per fd.
+static Napi::Value RecvmmsgMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Scratch s = GetScratch(env);
+  size_t count = ArgFdList(info, s);
+  Bytes buf = ArgBytes(info, 2, "buffer");
+  size_t pos = static_cast<size_t>(ArgInt(info, 3, "start", 0, static_cast<int64_t>(buf.len)));
+  size_t slot = static_cast<size_t>(ArgInt(info, 4, "slot", 1, 1 << 30));
+  U32s msgs = ArgMsgs(info, 5);
+  U32s results = ArgTypedU32(info, 6, "results", napi_int32_array, "an instance of Int32Array or ArrayBuffer");
+  if (results.len < count) {
+    ThrowArgRange(env, "results.length", "at least count", Napi::Number::New(env, static_cast<double>(results.len)));
+  }
+  int32_t* res = reinterpret_cast<int32_t*>(results.data);
+  for (size_t i = 0; i < count; i++) s.index[i] = res[i];  // wanted, read once
+  size_t capacity = msgs.len / kWords;
+  size_t used = 0;
+  for (size_t i = 0; i < count; i++) {
+    size_t k = s.index[i] > 0 ? static_cast<size_t>(s.index[i]) : 0;
+    size_t room = (buf.len - pos) / slot;
+    if (k > capacity - used) k = capacity - used;
+    if (k > room) k = room;
+    if (k > kMaxVlen) k = kMaxVlen;
+    if (k == 0) {
+      res[i] = s.index[i] > 0 ? -ENOBUFS : 0;
+      continue;
+    }
+    for (size_t j = 0; j < k; j++) {
+      s.off[j] = static_cast<int32_t>(pos + j * slot);
+      s.len[j] = static_cast<int32_t>(slot);
+      SetHeader(s, j, buf.data, sizeof(SockAddr));
+    }
+    int r = RawRecvmmsg(s.fds[i], s.hdr, k, 0);
+    if (r < 0) {
+      res[i] = -errno;
+      continue;
+    }
+    for (int j = 0; j < r; j++) {
+      size_t n = s.hdr[j].msg_len;
+      if (j > 0) memmove(buf.data + pos, buf.data + s.off[j], n);  // down: pos <= s.off[j]
+      int32_t* m = Msg(msgs, used++);
+      m[0] = static_cast<int32_t>(pos);
+      m[1] = static_cast<int32_t>(n);
+      m[2] = s.hdr[j].msg_hdr.msg_flags;
+      m[3] = static_cast<int32_t>(i);
+      PutAddress(m, s.addr[j], s.hdr[j].msg_hdr.msg_namelen);
+      pos += n;
+    }
+    res[i] = r;
+  }
+  return Napi::Number::New(env, static_cast<double>(used));
+}
+
+// sendmmsg_many(fds, count, buffer, msgs, n) -> n   (n <= UIO_MAXIOV)
+// Sends messages [0, n) of msgs, message j from fd fds[msgs[j][3]]: each run of consecutive
+// messages of one fd is one sendmmsg (more if the kernel stops early). [2] becomes each message's
+// result: bytes sent, or -errno. A message that fails is reported and the run goes on after it;
+// once an fd says EAGAIN, it and every later message of that fd get -EAGAIN (not sent, in order).
+static Napi::Value SendmmsgMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Scratch s = GetScratch(env);
+  size_t count = ArgFdList(info, s);
+  Bytes buf = ArgBytes(info, 2, "buffer");
+  U32s msgs = ArgMsgs(info, 3);
+  size_t n = static_cast<size_t>(ArgInt(info, 4, "n", 0, static_cast<int64_t>(msgs.len / kWords < kMaxVlen ? msgs.len / kWords : kMaxVlen)));
+  uint8_t blocked[kMaxVlen];
+  memset(blocked, 0, count);
+  // Every message is checked and laid out before the first is sent: a bad one throws with
+  // nothing sent.
+  for (size_t k = 0; k < n; k++) {
+      const int32_t* m = Msg(msgs, k);
+      GetRange(env, m, buf.len, &s.off[k], &s.len[k]);
+      int32_t idx = m[3];
+      if (idx < 0 || static_cast<size_t>(idx) >= count) {
+        ThrowArgRange(env, "msgs[i].fdIndex", "an index into fds below count", Napi::Number::New(env, idx));
+      }
+      s.index[k] = idx;
+      SetHeader(s, k, buf.data, GetAddress(env, m, &s.addr[k]));
+  }
+  for (size_t k = 0; k < n;) {
+    size_t end = k + 1;
+    while (end < n && s.index[end] == s.index[k]) end++;
+    int32_t idx = s.index[k];
+    while (k < end) {
+      if (blocked[idx]) {
+        Msg(msgs, k++)[2] = -EAGAIN;
+        continue;
+      }
+      int r = RawSendmmsg(s.fds[idx], s.hdr + k, end - k, MSG_NOSIGNAL);
+      if (r > 0) {
+        for (int j = 0; j < r; j++, k++) Msg(msgs, k)[2] = static_cast<int32_t>(s.hdr[k].msg_len);
+      } else if (r == 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
+        blocked[idx] = 1;
+      } else {
+        Msg(msgs, k++)[2] = -errno;
+      }
+    }
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// connect(fd, { sa_family: AF_UNSPEC }): dissolves a datagram socket's association (connect(2)).
+// Linux answers EAFNOSUPPORT on some kernels after doing it; that is not a failure here.
+static Napi::Value ConnectUnspec(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "fd");
+  struct sockaddr sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_family = AF_UNSPEC;
+  if (connect(fd, &sa, sizeof sa) < 0 && errno != EAFNOSUPPORT) ThrowErrno(info.Env(), errno, "connect");
+  return info.Env().Undefined();
+}
+
+static int ArgFamily(const Napi::CallbackInfo& info, size_t i, const char* syscall) {
+  int af = static_cast<int>(ArgInt(info, i, "af", 0, INT_MAX));
+  if (af != AF_INET && af != AF_INET6) ThrowErrno(info.Env(), EAFNOSUPPORT, syscall);
+  return af;
+}
+
+// inet_pton(af, src) -> a Buffer of the 4 or 16 address bytes, or null when src is not an
+// address of that family (C's 0).
+static Napi::Value InetPton(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int af = ArgFamily(info, 0, "inet_pton");
+  std::string src = ArgString(info, 1, "src");
+  uint8_t out[16];
+  if (src.find('\0') != std::string::npos || inet_pton(af, src.c_str(), out) != 1) return env.Null();
+  return Napi::Buffer<uint8_t>::Copy(env, out, af == AF_INET ? 4 : 16);
+}
+
+// inet_ntop(af, bytes) -> the text form of the first 4 (AF_INET) or 16 (AF_INET6) bytes.
+static Napi::Value InetNtop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int af = ArgFamily(info, 0, "inet_ntop");
+  Bytes b = ArgBytes(info, 1, "src");
+  size_t need = af == AF_INET ? 4 : 16;
+  if (b.len < need) ThrowArgRange(env, "src.byteLength", ">= " + std::to_string(need), Napi::Number::New(env, static_cast<double>(b.len)));
+  uint8_t in[16];
+  memcpy(in, b.data, need);
+  char text[INET6_ADDRSTRLEN];
+  if (inet_ntop(af, in, text, sizeof text) == nullptr) ThrowErrno(env, errno, "inet_ntop");
+  return Napi::String::New(env, text);
+}
+
+// if_nametoindex(name) -> the interface's index; throws ENODEV (C returns 0) for no such interface.
+static Napi::Value IfNametoindex(const Napi::CallbackInfo& info) {
+  std::string name = ArgString(info, 0, "name");
+  if (name.find('\0') != std::string::npos) ThrowArgType(info.Env(), "name", "a string without null bytes", info[0]);
+  unsigned idx = if_nametoindex(name.c_str());
+  if (idx == 0) ThrowErrno(info.Env(), errno != 0 ? errno : ENODEV, "if_nametoindex");
+  return Napi::Number::New(info.Env(), idx);
+}
+
+// if_indextoname(index) -> the interface's name; throws ENXIO for no such index.
+static Napi::Value IfIndextoname(const Napi::CallbackInfo& info) {
+  unsigned idx = static_cast<unsigned>(ArgInt(info, 0, "index", 0, UINT32_MAX));
+  char name[IF_NAMESIZE];
+  if (if_indextoname(idx, name) == nullptr) ThrowErrno(info.Env(), errno, "if_indextoname");
+  return Napi::String::New(info.Env(), name);
+}
+
+// An address literal of family af at argument i, for a struct builder.
+static void ArgAddr(const Napi::CallbackInfo& info, size_t i, const char* name, int af, void* out) {
+  std::string s = ArgString(info, i, name);
+  if (s.find('\0') != std::string::npos || inet_pton(af, s.c_str(), out) != 1) {
+    ThrowArgType(info.Env(), name, af == AF_INET ? "an IPv4 address literal" : "an IPv6 address literal", info[i]);
+  }
+}
+
+template <typename T>
+static Napi::Value StructBytes(Napi::Env env, const T& v) {
+  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&v), sizeof v);
+}
+
+// ip_mreq(group, iface = '0.0.0.0'): struct ip_mreq for IP_ADD_MEMBERSHIP / IP_DROP_MEMBERSHIP.
+static Napi::Value IpMreq(const Napi::CallbackInfo& info) {
+  struct ip_mreq m;
+  memset(&m, 0, sizeof m);
+  ArgAddr(info, 0, "group", AF_INET, &m.imr_multiaddr);
+  if (!info[1].IsUndefined()) ArgAddr(info, 1, "iface", AF_INET, &m.imr_interface);
+  return StructBytes(info.Env(), m);
+}
+
+// ip_mreq_source(group, iface, source): for IP_ADD_SOURCE_MEMBERSHIP / IP_DROP_SOURCE_MEMBERSHIP.
+static Napi::Value IpMreqSource(const Napi::CallbackInfo& info) {
+  struct ip_mreq_source m;
+  memset(&m, 0, sizeof m);
+  ArgAddr(info, 0, "group", AF_INET, &m.imr_multiaddr);
+  ArgAddr(info, 1, "iface", AF_INET, &m.imr_interface);
+  ArgAddr(info, 2, "source", AF_INET, &m.imr_sourceaddr);
+  return StructBytes(info.Env(), m);
+}
+
+// ipv6_mreq(group, ifindex = 0): for IPV6_ADD_MEMBERSHIP / IPV6_DROP_MEMBERSHIP.
+static Napi::Value Ipv6Mreq(const Napi::CallbackInfo& info) {
+  struct ipv6_mreq m;
+  memset(&m, 0, sizeof m);
+  ArgAddr(info, 0, "group", AF_INET6, &m.ipv6mr_multiaddr);
+  m.ipv6mr_interface = static_cast<unsigned>(ArgIntOr(info, 1, "ifindex", 0, UINT32_MAX, 0));
+  return StructBytes(info.Env(), m);
+}
+
+// group_source_req(ifindex, group, source): for MCAST_JOIN_SOURCE_GROUP / MCAST_LEAVE_SOURCE_GROUP
+// (IPv4 or IPv6 addresses; both of one family).
+static Napi::Value GroupSourceReq(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct group_source_req g;
+  memset(&g, 0, sizeof g);
+  g.gsr_interface = static_cast<uint32_t>(ArgInt(info, 0, "ifindex", 0, UINT32_MAX));
+  std::string group = ArgString(info, 1, "group");
+  int af = group.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  for (size_t i = 1; i <= 2; i++) {
+    auto* ss = i == 1 ? &g.gsr_group : &g.gsr_source;
+    if (af == AF_INET) {
+      auto* sin = reinterpret_cast<struct sockaddr_in*>(ss);
+      sin->sin_family = AF_INET;
+      ArgAddr(info, i, i == 1 ? "group" : "source", AF_INET, &sin->sin_addr);
+    } else {
+      auto* sin6 = reinterpret_cast<struct sockaddr_in6*>(ss);
+      sin6->sin6_family = AF_INET6;
+      ArgAddr(info, i, i == 1 ? "group" : "source", AF_INET6, &sin6->sin6_addr);
+    }
+  }
+  return StructBytes(env, g);
+}
+
+#define ER_UDP_CONSTANTS(X)                                                                     \
+  X(AF_UNSPEC) X(IPPROTO_IP) X(IPPROTO_IPV6) X(IPPROTO_UDP) X(IP_TTL) X(IP_MULTICAST_TTL)         \
+  X(IP_MULTICAST_LOOP) X(IP_MULTICAST_IF) X(IP_ADD_MEMBERSHIP) X(IP_DROP_MEMBERSHIP)              \
+  X(IP_ADD_SOURCE_MEMBERSHIP) X(IP_DROP_SOURCE_MEMBERSHIP) X(IPV6_V6ONLY) X(IPV6_UNICAST_HOPS)    \
+  X(IPV6_MULTICAST_HOPS) X(IPV6_MULTICAST_LOOP) X(IPV6_MULTICAST_IF) X(IPV6_ADD_MEMBERSHIP)       \
+  X(IPV6_DROP_MEMBERSHIP) X(MCAST_JOIN_SOURCE_GROUP) X(MCAST_LEAVE_SOURCE_GROUP) X(SO_BROADCAST)  \
+  X(MSG_TRUNC) X(MSG_CTRUNC) X(MSG_WAITFORONE) X(UIO_MAXIOV)
+
+void InitUdp(Napi::Env env, Napi::Object exports) {
+  Napi::Object constants = exports.Get("constants").As<Napi::Object>();
+#define X(name) constants.Set(#name, Napi::Number::New(env, static_cast<double>(name)));
+  ER_UDP_CONSTANTS(X)
+#undef X
+  constants.Set("MMSG_WORDS", Napi::Number::New(env, kWords));
+  Napi::Object errnos = exports.Get("errno").As<Napi::Object>();
+  errnos.Set("ENODEV", Napi::Number::New(env, ENODEV));
+  errnos.Set("EMSGSIZE", Napi::Number::New(env, EMSGSIZE));
+  SetFn(env, exports, "recvmmsg", Recvmmsg);
+  SetFn(env, exports, "sendmmsg", Sendmmsg);
+  SetFn(env, exports, "recvmmsg_many", RecvmmsgMany);
+  SetFn(env, exports, "sendmmsg_many", SendmmsgMany);
+  SetFn(env, exports, "connect_unspec", ConnectUnspec);
+  SetFn(env, exports, "inet_pton", InetPton);
+  SetFn(env, exports, "inet_ntop", InetNtop);
+  SetFn(env, exports, "if_nametoindex", IfNametoindex);
+  SetFn(env, exports, "if_indextoname", IfIndextoname);
+  SetFn(env, exports, "ip_mreq", IpMreq);
+  SetFn(env, exports, "ip_mreq_source", IpMreqSource);
+  SetFn(env, exports, "ipv6_mreq", Ipv6Mreq);
+  SetFn(env, exports, "group_source_req", GroupSourceReq);
+}
+
+}  // namespace er
