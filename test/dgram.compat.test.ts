@@ -350,7 +350,7 @@ describe('dgram: the same events and errors as Node', () => {
         else process.nextTick(cb, null, HOST, 4);
       };
       const rx = r.dgram.createSocket('udp4');
-      const tx = r.dgram.createSocket({ type: 'udp4', lookup });
+      const tx = r.dgram.createSocket({ type: 'udp4', lookup: lookup as never });
       let n = 0;
       rx.on('message', (msg) => {
         r.log('got', msg);

@@ -51,12 +51,12 @@ export interface AddressInfo {
   port: number;
 }
 
-const enum Bind {
+enum Bind {
   Unbound,
   Binding,
   Bound,
 }
-const enum Conn {
+enum Conn {
   Disconnected,
   Connecting,
   Connected,
