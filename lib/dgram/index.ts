@@ -15,7 +15,7 @@ import type { RemoteInfo } from './batch';
 import { Socket, type SocketOptions, type SocketType } from './socket';
 
 export type { RemoteInfo, SendCallback } from './batch';
-export { type AddressInfo, type BindOptions, type LookupFunction, Socket, type SocketOptions, type SocketType } from './socket';
+export { type AddressInfo, type BindOptions, type LookupFunction, type Message, Socket, type SocketOptions, type SocketType } from './socket';
 
 /** `createSocket('udp4' | 'udp6' | options, [onMessage])`, as Node's. */
 export function createSocket(type: SocketType | SocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void): Socket {

@@ -15,6 +15,8 @@ import { type SendArgs, sendArgs, validatePort } from './send-args';
 const { EPOLLIN, EPOLLOUT, EPOLLERR } = sys;
 
 export type SocketType = 'udp4' | 'udp6';
+/** What send() takes: bytes or text, or a list of them sent as one datagram. */
+export type Message = string | NodeJS.ArrayBufferView | readonly (string | NodeJS.ArrayBufferView)[];
 /** Node's `lookup(hostname, family, callback)` (dns.lookup's shape). */
 export type LookupFunction = (hostname: string, family: number, callback: (err: Error | null, address: string, family?: number) => void) => void;
 
@@ -351,6 +353,12 @@ export class Socket extends EventEmitter implements DgramOwner {
    * a free port first. Host names go through `lookup`. `callback(err, bytes)`; a failed send
    * without a callback is dropped, as in Node.
    */
+  send(msg: Message, port?: number, address?: string, callback?: SendCallback): void;
+  send(msg: Message, port?: number, callback?: SendCallback): void;
+  send(msg: Message, callback?: SendCallback): void;
+  send(msg: Message, offset: number, length: number, port?: number, address?: string, callback?: SendCallback): void;
+  send(msg: Message, offset: number, length: number, port?: number, callback?: SendCallback): void;
+  send(msg: Message, offset: number, length: number, callback?: SendCallback): void;
   send(msg: unknown, ...rest: unknown[]): void {
     const a = sendArgs(msg, rest, this.connectState === Conn.Connected);
     this.healthCheck();
