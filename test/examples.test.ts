@@ -1,6 +1,7 @@
 // The examples, each run as a user would (`node dist/examples/<name>.js --port N`), checked
 // from the outside with real clients.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as nodeDgram from 'node:dgram';
 import * as nodeNet from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -129,6 +130,35 @@ describe('example flags', () => {
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain("Unknown option '--bogus'");
     expect(unknown.stderr).not.toContain('    at ');
+  });
+});
+
+describe.each(['standalone', 'node'])('udp-echo (--driver %s)', (driver) => {
+  it('sends every datagram back to its sender, byte for byte', async () => {
+    const { port } = await start('udp-echo', ['--driver', driver]);
+    const c = nodeDgram.createSocket('udp4');
+    const sent = ['one', '', 'x'.repeat(9000), 'four'];
+    const got: string[] = [];
+    const all = new Promise<void>((resolve) =>
+      c.on('message', (m, rinfo) => {
+        expect(rinfo.port).toBe(port);
+        got.push(m.toString());
+        if (got.length === sent.length) resolve();
+      }),
+    );
+    for (const m of sent) c.send(m, port, '127.0.0.1');
+    await all;
+    expect(got.sort()).toEqual([...sent].sort());
+    await new Promise<void>((r) => c.close(() => r()));
+  });
+});
+
+describe('udp-echo --help', () => {
+  it('prints its usage and exits 0', () => {
+    const r = spawnSync(process.execPath, [join(packageDir, 'dist/examples/udp-echo.js'), '--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: node dist\/examples\/udp-echo\.js/);
+    expect(r.stdout).toContain('--driver');
   });
 });
 
