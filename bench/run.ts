@@ -2,7 +2,7 @@
  * The benchmark runner: `npm run bench [-- options]` (= build:ts, then node dist/bench/run.js).
  *
  *   --quick              short runs, whole thing under 2 minutes (default: full, ~20 minutes)
- *   --only a,b           suites to run: http, echo, timers, idle, boundary (default: all)
+ *   --only a,b           suites to run: http, echo, timers, idle, boundary, udp (default: all)
  *   --rounds N           rounds per measurement (interleaved A B C A B C …; default 3)
  *   --duration S         measured seconds per HTTP and echo run (wrk rounds up to whole seconds)
  *   --update-docs        also copy the results into docs/benchmarks.md ("Latest results")
@@ -27,8 +27,9 @@ import { echoSteps, runEcho } from './suites/echo';
 import { httpSteps, runHttp } from './suites/http';
 import { idleSteps, runIdle } from './suites/idle';
 import { runTimers, timerSteps } from './suites/timers';
+import { runUdp, type UdpResult, udpMarkdown, udpSteps } from './suites/udp';
 
-const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary] [--rounds N] [--duration S] [--update-docs] [--standin-ours] [--render latest.json]`;
+const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary,udp] [--rounds N] [--duration S] [--update-docs] [--standin-ours] [--render latest.json]`;
 
 interface Cli {
   quick: boolean;
@@ -155,6 +156,7 @@ function settingsText(s: Settings, only: SuiteName[]): string {
   if (only.includes('echo')) parts.push(`echo ${s.echoDuration} s per run (+${s.echoWarmup} s warm-up)`);
   if (only.includes('timers')) parts.push(`timers ${s.timerCount.toLocaleString('en-US')} + ${s.sparseTimerCount.toLocaleString('en-US')} × ${s.timerRounds} rounds`);
   if (only.includes('idle')) parts.push(`idle ${s.idleConnections.toLocaleString('en-US')} conns, ${s.idleWindow} s window × ${s.idleRounds} round${s.idleRounds === 1 ? '' : 's'}`);
+  if (only.includes('udp')) parts.push(`udp ${s.mode === 'quick' ? 1.5 : s.echoDuration} s per run`);
   if (only.includes('boundary')) parts.push(`boundary ${s.boundaryRounds} rounds × ${s.boundarySamples} samples of ${s.boundarySampleMs} ms`);
   return parts.join('; ');
 }
@@ -205,8 +207,10 @@ function updateDocs(root: string, markdown: string): string {
 }
 
 /** Write latest.md, latest.json and the charts; returns the chart names. */
-function writeResults(resultsDir: string, extra: Record<string, unknown>, results: Results): { markdown: string; names: string[] } {
-  const { markdown, charts } = render(results);
+function writeResults(resultsDir: string, extra: Record<string, unknown>, results: Results & { udp?: UdpResult }): { markdown: string; names: string[] } {
+  const rendered = render(results);
+  const charts = rendered.charts;
+  const markdown = results.udp ? `${rendered.markdown.trimEnd()}\n\n${udpMarkdown(results.udp)}` : rendered.markdown;
   writeFileSync(path.join(resultsDir, 'latest.md'), markdown);
   writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ ...extra, ...results }, null, 1)}\n`);
   for (const [name, svg] of charts) writeFileSync(path.join(resultsDir, name), svg);
@@ -232,7 +236,7 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg()[0]!.toFixed(2);
 
   progress.show('[setup] building the C programs');
-  const needsC = cli.only.some((s) => s === 'http' || s === 'echo' || s === 'timers' || s === 'idle');
+  const needsC = cli.only.some((s) => s === 'http' || s === 'echo' || s === 'timers' || s === 'idle' || s === 'udp');
   if (needsC) buildC(p.root);
   progress.show('[setup] looking for wrk, strace, taskset');
   const tools = findTools({ wrk: cli.only.includes('http'), strace: cli.only.includes('idle') });
@@ -259,10 +263,11 @@ async function main(): Promise<void> {
       (cli.only.includes('echo') ? echoSteps(ctx) : 0) +
       (cli.only.includes('timers') ? timerSteps(ctx) : 0) +
       (cli.only.includes('idle') ? idleSteps(ctx) : 0) +
-      (cli.only.includes('boundary') ? boundarySteps(ctx) : 0),
+      (cli.only.includes('boundary') ? boundarySteps(ctx) : 0) +
+      (cli.only.includes('udp') ? udpSteps(ctx) : 0),
   );
 
-  const results: Results = { meta: {} as Meta };
+  const results: Results & { udp?: UdpResult } = { meta: {} as Meta };
   const suiteSeconds: Record<string, number> = {};
   const timed = async <T>(name: SuiteName, fn: (c: Ctx) => Promise<T>): Promise<T | undefined> => {
     if (!cli.only.includes(name)) return undefined;
@@ -276,6 +281,7 @@ async function main(): Promise<void> {
   results.timers = await timed('timers', runTimers);
   results.idle = await timed('idle', runIdle);
   results.boundary = await timed('boundary', runBoundary);
+  results.udp = await timed('udp', runUdp);
   progress.done();
 
   results.meta = {
@@ -305,6 +311,7 @@ async function main(): Promise<void> {
     ...(results.echo?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `echo ${r.server} ${r.conns}c r${r.round}: ${r.error}`),
     ...(results.timers?.runs ?? []).filter((r) => !r.ok && (r.impl === 'node' || r.impl === 'c')).map((r) => `timers ${r.impl} ${r.variant} r${r.round}: ${r.error}`),
     ...(results.idle?.runs ?? []).filter((r) => !r.ok && !r.impl.startsWith('ours')).map((r) => `idle ${r.impl} r${r.round}: ${r.error}`),
+    ...(results.udp?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `udp ${r.server} ${r.load} r${r.round}: ${r.error}`),
   ];
   const rel = (f: string): string => path.relative(process.cwd(), path.join(resultsDir, f)) || f;
   console.log(`bench: ${settings.mode} run finished in ${progress.elapsedSeconds().toFixed(0)} s`);

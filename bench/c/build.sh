@@ -13,7 +13,7 @@ out_dir=${1:-"$src_dir/bin"}
 cc=${CC:-cc}
 
 mkdir -p "$out_dir"
-for name in http-server echo-server echo-client timers; do
+for name in http-server echo-server echo-client timers udp-echo-server udp-echo-client; do
     src="$src_dir/$name.c"
     bin="$out_dir/$name"
     if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then

@@ -57,6 +57,8 @@ export const isLiteral = (ip: string, v6: boolean): boolean => destination(ip, v
 // ── Received addresses → text ──────────────────────────────────────────────────────────────
 const text4 = new Map<number, string>();
 const text6 = new Map<string, string>();
+let last4 = 0;
+let lastText4 = '';
 
 /**
  * The text of the sender recorded in `words` (a descriptor's Int32Array) at `base` (its word 4),
@@ -66,13 +68,16 @@ const text6 = new Map<string, string>();
 export function senderText(words: Int32Array, bytes: Uint8Array, base: number): string {
   if (words[base] === AF_INET) {
     const key = words[base + 4]!;
+    if (key === last4 && lastText4 !== '') return lastText4; // the same peer as last time: no lookup
     let t = text4.get(key);
+    last4 = key;
     if (t === undefined) {
       const o = (base + 4) * 4;
       t = `${bytes[o]}.${bytes[o + 1]}.${bytes[o + 2]}.${bytes[o + 3]}`;
       if (text4.size >= CACHE_MAX) text4.clear();
       text4.set(key, t);
     }
+    lastText4 = t;
     return t;
   }
   const key = `${words[base + 4]},${words[base + 5]},${words[base + 6]},${words[base + 7]},${words[base + 2]}`;

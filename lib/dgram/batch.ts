@@ -184,8 +184,15 @@ export class DgramBatch {
     m[b + 2] = 0;
     if (dest === null) m[b + 4] = 0;
     else {
-      m.set(dest, b + 4);
+      // Eight stores: cheaper than a TypedArray.prototype.set call for so few words.
+      m[b + 4] = dest[0]!;
       m[b + 5] = port;
+      m[b + 6] = dest[2]!;
+      m[b + 7] = dest[3]!;
+      m[b + 8] = dest[4]!;
+      m[b + 9] = dest[5]!;
+      m[b + 10] = dest[6]!;
+      m[b + 11] = dest[7]!;
     }
     this.owners[j] = owner;
     this.callbacks[j] = cb;

@@ -359,8 +359,31 @@ export class Socket extends EventEmitter implements DgramOwner {
   send(msg: Message, offset: number, length: number, port?: number, address?: string, callback?: SendCallback): void;
   send(msg: Message, offset: number, length: number, port?: number, callback?: SendCallback): void;
   send(msg: Message, offset: number, length: number, callback?: SendCallback): void;
-  send(msg: unknown, ...rest: unknown[]): void {
-    const a = sendArgs(msg, rest, this.connectState === Conn.Connected);
+  send(msg: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown, a5?: unknown): void {
+    // The common call — send(buffer, port, ip[, callback]) on a bound, unconnected socket — goes
+    // straight to the batch: Node's sorting of the arguments would reach the same result
+    // through an array and an object per datagram.
+    if (
+      this.bindState === Bind.Bound &&
+      this.connectState === Conn.Disconnected &&
+      this._lookup === undefined &&
+      typeof a1 === 'number' &&
+      typeof a2 === 'string' &&
+      a4 === undefined &&
+      (a3 === undefined || typeof a3 === 'function') &&
+      msg instanceof Uint8Array &&
+      a1 > 0 &&
+      a1 <= 0xffff &&
+      (a1 | 0) === a1 &&
+      !this._closed
+    ) {
+      const dest = destination(a2, this.type === 'udp6');
+      if (dest !== null) {
+        this.batch.add(this, msg, dest, a1, a3 as SendCallback | undefined, a2, a1);
+        return;
+      }
+    }
+    const a = sendArgs(msg, [a1, a2, a3, a4, a5], this.connectState === Conn.Connected);
     this.healthCheck();
     if (this.bindState === Bind.Unbound) this.bind({ port: 0, exclusive: true });
     if (this.bindState !== Bind.Bound) {
@@ -377,7 +400,8 @@ export class Socket extends EventEmitter implements DgramOwner {
       return;
     }
     const address = a.address;
-    if (this._lookup === undefined && typeof address === 'string' && isIP(address) !== 0) {
+    // An IP literal needs no lookup (unless the user gave one: Node calls it for every address).
+    if (this._lookup === undefined && typeof address === 'string' && address !== '' && destination(address, this.type === 'udp6') !== null) {
       this.sendTo(a, address);
       return;
     }
