@@ -2,7 +2,7 @@
 // (events and their order, errors with code/message/errno/syscall/address/port, bytes).
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { both, type Run } from './dgram-compat';
-import { fdSnapshot, pkg } from './helpers';
+import { fdSnapshot, pkg, sys } from './helpers';
 
 // The default loop (ours runs on it) makes its alarm timerfd the first time it is woken, and
 // keeps it: not a leak of any test, so it is made before the first fd snapshot.
@@ -420,6 +420,25 @@ describe('dgram: the same events and errors as Node', () => {
         }); // …and the close behind it
       });
       s.bind(0, HOST);
+    });
+  });
+
+  it('bind({ fd }) takes over a datagram socket opened elsewhere, and refuses another kind', async () => {
+    await same((r) => {
+      const tcp = sys.socket(sys.AF_INET, sys.SOCK_STREAM);
+      r.attempt('bind a TCP fd', () => r.dgram.createSocket('udp4').bind({ fd: tcp } as never));
+      sys.close(tcp);
+      const fd = sys.socket(sys.AF_INET, sys.SOCK_DGRAM);
+      sys.bind(fd, HOST, 0);
+      r.label(sys.getsockname(fd).port, 'F');
+      const s = r.dgram.createSocket('udp4');
+      s.on('listening', () => r.log('listening', s.address()));
+      s.bind({ fd } as never, () => r.log('bind callback'));
+      r.log('after bind');
+      s.close(() => {
+        r.attempt('the fd was closed with the socket', () => sys.fcntl(fd, sys.F_GETFD));
+        r.done();
+      });
     });
   });
 

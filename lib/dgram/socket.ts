@@ -43,6 +43,8 @@ export interface SocketOptions {
 export interface BindOptions {
   port?: number;
   address?: string;
+  /** A datagram socket opened elsewhere to take over (the socket then owns and closes it). */
+  fd?: number;
   /** Accepted, as Node accepts it; there is no cluster to share with. */
   exclusive?: boolean;
 }
@@ -169,8 +171,8 @@ export class Socket extends EventEmitter implements DgramOwner {
     let port = args[0];
     let address: unknown = args[1];
     if (port !== null && typeof port === 'object') {
-      const o = port as BindOptions & { fd?: unknown };
-      if (o.fd !== undefined) throw errors.invalidArgType('options.fd', 'undefined', o.fd);
+      const o = port as BindOptions;
+      if (typeof o.fd === 'number' && (o.fd | 0) === o.fd && o.fd > 0) return this.adopt(o.fd, args);
       address = o.address || '';
       port = o.port;
     } else if (typeof address === 'function') address = '';
@@ -211,6 +213,19 @@ export class Socket extends EventEmitter implements DgramOwner {
       }
       this.startListening();
     });
+    return this;
+  }
+
+  /** bind({ fd }): takes over a datagram socket opened elsewhere; 'listening' at once, as in Node. */
+  private adopt(fd: number, args: unknown[]): this {
+    const type = fdType(fd);
+    if (type !== 'UDP') throw errors.invalidFdType(type);
+    sys.setNonBlocking(fd, true);
+    this.bindState = Bind.Binding;
+    const cb = args[args.length - 1];
+    if (typeof cb === 'function') this.once('listening', cb as () => void);
+    this._fd = fd;
+    this.startListening();
     return this;
   }
 
@@ -693,6 +708,19 @@ export class Socket extends EventEmitter implements DgramOwner {
 
   private healthCheck(): void {
     if (this._closed) throw errors.notRunning();
+  }
+}
+
+/** What libuv's uv_guess_handle would call `fd`: 'UDP' for a datagram socket. */
+function fdType(fd: number): string {
+  try {
+    const type = sys.getsockopt(fd, sys.SOL_SOCKET, sys.SO_TYPE);
+    const domain = sys.getsockopt(fd, sys.SOL_SOCKET, sys.SO_DOMAIN);
+    if (domain === sys.AF_UNIX) return 'PIPE';
+    if (type === sys.SOCK_DGRAM) return 'UDP';
+    return type === sys.SOCK_STREAM ? 'TCP' : 'UNKNOWN';
+  } catch {
+    return 'UNKNOWN';
   }
 }
 
