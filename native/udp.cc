@@ -163,22 +163,37 @@ static void SetHeader(Scratch& s, size_t k, uint8_t* data, socklen_t namelen) {
 // recvmmsg(fd, buffer, msgs, vlen, flags = 0) -> messages received, or -EAGAIN.
 // Message i lands in buffer[msgs[i][0], + msgs[i][1]); on return, for each message received,
 // [1] is its length, [2] its msg_flags and [4..11] the sender. No timeout (NULL).
+// The arguments of the 1:1 calls: (fd, buffer, msgs, vlen, flags = 0).
+struct MmsgArgs {
+  int fd;
+  Bytes buf;
+  U32s msgs;
+  size_t n;
+  int flags;
+};
+
+static MmsgArgs ArgMmsg(const Napi::CallbackInfo& info) {
+  MmsgArgs a;
+  a.fd = ArgFd(info, 0, "fd");
+  a.buf = ArgBytes(info, 1, "buffer");
+  a.msgs = ArgMsgs(info, 2);
+  a.n = ArgVlen(info, 3, a.msgs);
+  a.flags = static_cast<int>(ArgIntOr(info, 4, "flags", 0, INT_MAX, 0));
+  return a;
+}
+
 static Napi::Value Recvmmsg(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = ArgFd(info, 0, "fd");
-  Bytes buf = ArgBytes(info, 1, "buffer");
-  U32s msgs = ArgMsgs(info, 2);
-  size_t n = ArgVlen(info, 3, msgs);
-  int flags = static_cast<int>(ArgIntOr(info, 4, "flags", 0, INT_MAX, 0));
+  MmsgArgs a = ArgMmsg(info);
   Scratch s = GetScratch(env);
-  for (size_t k = 0; k < n; k++) {
-    GetRange(env, Msg(msgs, k), buf.len, &s.off[k], &s.len[k]);
-    SetHeader(s, k, buf.data, sizeof(SockAddr));
+  for (size_t k = 0; k < a.n; k++) {
+    GetRange(env, Msg(a.msgs, k), a.buf.len, &s.off[k], &s.len[k]);
+    SetHeader(s, k, a.buf.data, sizeof(SockAddr));
   }
-  int r = RawRecvmmsg(fd, s.hdr, n, flags);
+  int r = RawRecvmmsg(a.fd, s.hdr, a.n, a.flags);
   if (r < 0) return IoResult(env, -1, "recvmmsg");
   for (int k = 0; k < r; k++) {
-    int32_t* m = Msg(msgs, static_cast<size_t>(k));
+    int32_t* m = Msg(a.msgs, static_cast<size_t>(k));
     m[1] = static_cast<int32_t>(s.hdr[k].msg_len);
     m[2] = s.hdr[k].msg_hdr.msg_flags;
     PutAddress(m, s.addr[k], s.hdr[k].msg_hdr.msg_namelen);
@@ -191,20 +206,16 @@ static Napi::Value Recvmmsg(const Napi::CallbackInfo& info) {
 // 0: none, for a connected socket); [2] becomes the bytes sent for each message that went.
 static Napi::Value Sendmmsg(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = ArgFd(info, 0, "fd");
-  Bytes buf = ArgBytes(info, 1, "buffer");
-  U32s msgs = ArgMsgs(info, 2);
-  size_t n = ArgVlen(info, 3, msgs);
-  int flags = static_cast<int>(ArgIntOr(info, 4, "flags", 0, INT_MAX, 0));
+  MmsgArgs a = ArgMmsg(info);
   Scratch s = GetScratch(env);
-  for (size_t k = 0; k < n; k++) {
-    const int32_t* m = Msg(msgs, k);
-    GetRange(env, m, buf.len, &s.off[k], &s.len[k]);
-    SetHeader(s, k, buf.data, GetAddress(env, m, &s.addr[k]));
+  for (size_t k = 0; k < a.n; k++) {
+    const int32_t* m = Msg(a.msgs, k);
+    GetRange(env, m, a.buf.len, &s.off[k], &s.len[k]);
+    SetHeader(s, k, a.buf.data, GetAddress(env, m, &s.addr[k]));
   }
-  int r = RawSendmmsg(fd, s.hdr, n, flags | MSG_NOSIGNAL);
+  int r = RawSendmmsg(a.fd, s.hdr, a.n, a.flags | MSG_NOSIGNAL);
   if (r < 0) return IoResult(env, -1, "sendmmsg");
-  for (int k = 0; k < r; k++) Msg(msgs, static_cast<size_t>(k))[2] = static_cast<int32_t>(s.hdr[k].msg_len);
+  for (int k = 0; k < r; k++) Msg(a.msgs, static_cast<size_t>(k))[2] = static_cast<int32_t>(s.hdr[k].msg_len);
   return Napi::Number::New(env, r);
 }
 
