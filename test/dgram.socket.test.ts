@@ -251,3 +251,84 @@ describe('dgram: no fd left behind', () => {
     });
   });
 });
+
+describe('dgram: hostile arguments to every method', () => {
+  const hostile: unknown[] = [
+    undefined,
+    null,
+    true,
+    '',
+    '\0',
+    'x'.repeat(100_000),
+    -1,
+    1.5,
+    Number.NaN,
+    2 ** 53,
+    7n,
+    Symbol('s'),
+    {},
+    [],
+    () => 1,
+    new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('trap');
+        },
+      },
+    ),
+  ];
+  const methods = [
+    'bind',
+    'connect',
+    'send',
+    'setTTL',
+    'setMulticastTTL',
+    'setBroadcast',
+    'setMulticastLoopback',
+    'setMulticastInterface',
+    'addMembership',
+    'dropMembership',
+    'addSourceSpecificMembership',
+    'dropSourceSpecificMembership',
+    'setRecvBufferSize',
+    'setSendBufferSize',
+  ] as const;
+
+  it('throw an Error with a code (or work), never crash, leave no fd behind, unbound and bound', async () => {
+    const fds = fdSnapshot();
+    await onLoop('attached', async (loop) => {
+      for (const state of ['unbound', 'bound'] as const) {
+        for (const method of methods) {
+          for (const v of hostile) {
+            const s = state === 'bound' ? await bound(loop) : dgram.createSocket({ type: 'udp4', loop });
+            s.on('error', () => {}); // a bind or send that fails later reports here
+            try {
+              (s[method] as (...a: unknown[]) => unknown)(v, v, v);
+            } catch (e) {
+              const err = e as Error & { code?: unknown };
+              // ours, or the trap of the hostile Proxy itself
+              if (err.message !== 'trap') expect(typeof err.code, `${state} ${method}(${String(typeof v)}): ${err.message}`).toBe('string');
+            }
+            await new Promise<void>((r) => setImmediate(r));
+            try {
+              s.close();
+            } catch {
+              // already closed by an abort, or a pending bind took the close
+            }
+          }
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    });
+    fds.check();
+  }, 60_000);
+
+  it('createSocket refuses what is not a type or options', () => {
+    for (const v of hostile) {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+        expect(() => dgram.createSocket(v as never)).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BAD_TYPE' }));
+      }
+    }
+  });
+});

@@ -31,6 +31,13 @@ function sliceBuffer(buffer: unknown, offset: unknown, length: unknown): Uint8Ar
   if (typeof buffer === 'string') view = Buffer.from(buffer);
   else if (ArrayBuffer.isView(buffer)) view = buffer;
   else throw errors.invalidArgType('buffer', BUFFER_TYPES, buffer);
+  // Node coerces with `>>> 0`, which throws a bare TypeError for a BigInt or a Symbol: name them.
+  for (const [name, v] of [
+    ['offset', offset],
+    ['length', length],
+  ] as const) {
+    if (typeof v === 'bigint' || typeof v === 'symbol') throw errors.invalidArgType(name, 'number', v);
+  }
   const off = (offset as number) >>> 0;
   const len = (length as number) >>> 0;
   if (off > view.byteLength) throw errors.outOfBounds('offset');

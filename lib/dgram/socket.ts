@@ -675,7 +675,7 @@ export class Socket extends EventEmitter implements DgramOwner {
 
   /** libuv's uv_{recv,send}_buffer_size: 0 reads SO_RCVBUF/SO_SNDBUF, anything else sets it. */
   private bufferSize(size: number, which: 'recv' | 'send'): number {
-    if (size >>> 0 !== size) throw errors.badBufferSize();
+    if (typeof size !== 'number' || size >>> 0 !== size) throw errors.badBufferSize(); // (a BigInt: Node's `>>>` throws a bare TypeError)
     this.healthCheck();
     const name = which === 'recv' ? sys.SO_RCVBUF : sys.SO_SNDBUF;
     if (size > 0x7fffffff) throw errors.bufferSizeError(-sys.errno.EINVAL!, which); // libuv: before the fd
