@@ -44,6 +44,31 @@ describe.each(drivers)('dgram on the %s driver', (driver) => {
   });
 });
 
+describe.each(drivers)('dgram on the %s driver: host names', (driver) => {
+  // dns.lookup answers through Node's loop, which a standalone run() stalls: there, a lookup
+  // of the user's own (here, one that answers in a nextTick) resolves names.
+  it('binds and sends to "localhost" (attached: dns.lookup; standalone: a custom lookup)', async () => {
+    const fds = fdSnapshot();
+    const lookup =
+      driver === 'standalone'
+        ? (host: string, _family: number, cb: (e: Error | null, a: string, f: number) => void) =>
+            process.nextTick(cb, null, host === 'localhost' ? '127.0.0.1' : host, 4)
+        : undefined;
+    await onLoop(driver, async (loop) => {
+      const rx = dgram.createSocket({ type: 'udp4', loop, lookup });
+      await new Promise<void>((r) => rx.bind(0, 'localhost', () => r()));
+      expect(rx.address().address).toBe('127.0.0.1');
+      const tx = dgram.createSocket({ type: 'udp4', loop, lookup });
+      const got = once<Buffer>(rx, 'message');
+      const sent = new Promise<unknown[]>((resolve) => tx.send('by name', rx.address().port, 'localhost', (...a) => resolve(a)));
+      expect((await got).toString()).toBe('by name');
+      expect(await sent).toEqual([null, 7]);
+      await Promise.all([closed(tx), closed(rx)]);
+    });
+    fds.check();
+  });
+});
+
 describe('dgram batching', () => {
   let loop: Loop;
   freshLoopEachTest((l) => {

@@ -66,14 +66,16 @@ enum Conn {
   Connected,
 }
 
-/** How a literal resolves when the user gave no lookup: at once, in a nextTick, as dns.lookup does. */
+/**
+ * Resolves `address` (Node's lookup4/lookup6): a literal without a user lookup in a nextTick, as
+ * dns.lookup answers one; anything else through the lookup. dns.lookup runs on libuv's thread
+ * pool and answers through Node's loop, which a standalone `loop.run()` stalls while it runs
+ * (docs/node-integration.md): there, a host name waits until run() returns (docs/udp.md).
+ */
 function resolve(self: Socket, address: string, cb: (err: Error | null, ip: string) => void): void {
   const host = address || (self.type === 'udp4' ? '127.0.0.1' : '::1');
-  if (self._lookup !== undefined) {
-    self._lookup(host, self.type === 'udp4' ? 4 : 6, (err, ip) => cb(err, ip));
-    return;
-  }
-  if (isIP(host) !== 0) process.nextTick(cb, null, host);
+  if (self._lookup !== undefined) self._lookup(host, self.type === 'udp4' ? 4 : 6, (err, ip) => cb(err, ip));
+  else if (isIP(host) !== 0) process.nextTick(cb, null, host);
   else dnsLookup(host, self.type === 'udp4' ? 4 : 6, (err, ip) => cb(err, ip));
 }
 
