@@ -39,7 +39,7 @@ union SockAddr {
 
 // One message's kernel-facing state. Kept in AddonData::mmsg (a vector of uint64_t, so that
 // common.h need not know this type): headers and iovecs must be contiguous arrays, so the
-// scratch holds [kMaxVlen mmsghdr][kMaxVlen iovec][kMaxVlen SockAddr][kMaxVlen int32 × 4].
+// scratch holds [kMaxVlen mmsghdr][kMaxVlen iovec][kMaxVlen SockAddr][kMaxVlen int32 × 3].
 struct Scratch {
   struct mmsghdr* hdr;
   struct iovec* iov;
@@ -47,11 +47,10 @@ struct Scratch {
   int32_t* off;    // validated copies of [0]
   int32_t* len;    // [1]
   int32_t* index;  // [3]
-  int32_t* fds;    // batches: a private copy of the fd list (up to kMaxVlen entries per use)
 };
 
 static Scratch GetScratch(Napi::Env env) {
-  constexpr size_t bytes = kMaxVlen * (sizeof(struct mmsghdr) + sizeof(struct iovec) + sizeof(SockAddr) + 4 * sizeof(int32_t));
+  constexpr size_t bytes = kMaxVlen * (sizeof(struct mmsghdr) + sizeof(struct iovec) + sizeof(SockAddr) + 3 * sizeof(int32_t));
   std::vector<uint64_t>& v = Data(env)->mmsg;
   if (v.empty()) v.resize((bytes + 7) / 8);
   auto* base = reinterpret_cast<uint8_t*>(v.data());
@@ -65,7 +64,6 @@ static Scratch GetScratch(Napi::Env env) {
   s.off = reinterpret_cast<int32_t*>(base);
   s.len = s.off + kMaxVlen;
   s.index = s.len + kMaxVlen;
-  s.fds = s.index + kMaxVlen;
   return s;
 }
 
@@ -219,18 +217,28 @@ static Napi::Value Sendmmsg(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r);
 }
 
-// The fd list of a batch: `count` fds (at most kMaxVlen), copied and checked.
-static size_t ArgFdList(const Napi::CallbackInfo& info, Scratch& s) {
+// The fd list of a batch: `count` fds, copied (into the per-instance batch scratch, followed by
+// `count` words of per-fd state zeroed for the caller) and checked.
+struct FdList {
+  int32_t* fds;
+  int32_t* state;
+  size_t count;
+};
+
+static FdList ArgFdList(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   U32s fds = ArgTypedU32(info, 0, "fds", napi_int32_array, "an instance of Int32Array or ArrayBuffer");
-  int64_t max = static_cast<int64_t>(fds.len < kMaxVlen ? fds.len : kMaxVlen);
-  size_t count = static_cast<size_t>(ArgInt(info, 1, "count", 0, max));
+  size_t count = static_cast<size_t>(ArgInt(info, 1, "count", 0, static_cast<int64_t>(fds.len)));
+  std::vector<int32_t>& scratch = Data(env)->batch;
+  if (scratch.size() < 2 * count) scratch.resize(2 * count);
+  FdList l{scratch.data(), scratch.data() + count, count};
   const int32_t* in = reinterpret_cast<const int32_t*>(fds.data);
   for (size_t i = 0; i < count; i++) {
-    s.fds[i] = in[i];
-    if (s.fds[i] < 0) ThrowArgRange(env, "fds[i]", "an fd >= 0", Napi::Number::New(env, s.fds[i]));
+    l.fds[i] = in[i];
+    l.state[i] = 0;
+    if (l.fds[i] < 0) ThrowArgRange(env, "fds[i]", "an fd >= 0", Napi::Number::New(env, l.fds[i]));
   }
-  return count;
+  return l;
 }
 
 // recvmmsg_many(fds, count, buffer, start, slot, msgs, results) -> messages received in all.
@@ -244,7 +252,8 @@ static size_t ArgFdList(const Napi::CallbackInfo& info, Scratch& s) {
 static Napi::Value RecvmmsgMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Scratch s = GetScratch(env);
-  size_t count = ArgFdList(info, s);
+  FdList l = ArgFdList(info);
+  size_t count = l.count;
   Bytes buf = ArgBytes(info, 2, "buffer");
   size_t pos = static_cast<size_t>(ArgInt(info, 3, "start", 0, static_cast<int64_t>(buf.len)));
   size_t slot = static_cast<size_t>(ArgInt(info, 4, "slot", 1, 1 << 30));
@@ -272,7 +281,7 @@ static Napi::Value RecvmmsgMany(const Napi::CallbackInfo& info) {
       s.len[j] = static_cast<int32_t>(slot);
       SetHeader(s, j, buf.data, sizeof(SockAddr));
     }
-    int r = RawRecvmmsg(s.fds[i], s.hdr, k, 0);
+    int r = RawRecvmmsg(l.fds[i], s.hdr, k, 0);
     if (r < 0) {
       res[i] = -errno;
       continue;
@@ -293,48 +302,54 @@ static Napi::Value RecvmmsgMany(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(used));
 }
 
-// sendmmsg_many(fds, count, buffer, msgs, n) -> n   (n <= UIO_MAXIOV)
+// Checks message k's descriptor against the buffer and the fd list; lays it out in slot `slot`.
+static void LayOut(Napi::Env env, Scratch& s, size_t slot, const int32_t* m, Bytes buf, size_t count) {
+  GetRange(env, m, buf.len, &s.off[slot], &s.len[slot]);
+  int32_t idx = m[3];
+  if (idx < 0 || static_cast<size_t>(idx) >= count) {
+    ThrowArgRange(env, "msgs[i].fdIndex", "an index into fds below count", Napi::Number::New(env, idx));
+  }
+  s.index[slot] = idx;
+  SetHeader(s, slot, buf.data, GetAddress(env, m, &s.addr[slot]));
+}
+
+// sendmmsg_many(fds, count, buffer, msgs, n) -> n
 // Sends messages [0, n) of msgs, message j from fd fds[msgs[j][3]]: each run of consecutive
-// messages of one fd is one sendmmsg (more if the kernel stops early). [2] becomes each message's
-// result: bytes sent, or -errno. A message that fails is reported and the run goes on after it;
-// once an fd says EAGAIN, it and every later message of that fd get -EAGAIN (not sent, in order).
+// messages of one fd is one sendmmsg (more if the kernel stops early, or past UIO_MAXIOV). [2]
+// becomes each message's result: bytes sent, or -errno. A message that fails is reported and the
+// run goes on after it; once an fd says EAGAIN, it and every later message of that fd get
+// -EAGAIN (not sent, so that its order holds).
 static Napi::Value SendmmsgMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Scratch s = GetScratch(env);
-  size_t count = ArgFdList(info, s);
+  FdList l = ArgFdList(info);
   Bytes buf = ArgBytes(info, 2, "buffer");
   U32s msgs = ArgMsgs(info, 3);
-  size_t n = static_cast<size_t>(ArgInt(info, 4, "n", 0, static_cast<int64_t>(msgs.len / kWords < kMaxVlen ? msgs.len / kWords : kMaxVlen)));
-  uint8_t blocked[kMaxVlen];
-  memset(blocked, 0, count);
-  // Every message is checked and laid out before the first is sent: a bad one throws with
-  // nothing sent.
-  for (size_t k = 0; k < n; k++) {
-      const int32_t* m = Msg(msgs, k);
-      GetRange(env, m, buf.len, &s.off[k], &s.len[k]);
-      int32_t idx = m[3];
-      if (idx < 0 || static_cast<size_t>(idx) >= count) {
-        ThrowArgRange(env, "msgs[i].fdIndex", "an index into fds below count", Napi::Number::New(env, idx));
-      }
-      s.index[k] = idx;
-      SetHeader(s, k, buf.data, GetAddress(env, m, &s.addr[k]));
-  }
-  for (size_t k = 0; k < n;) {
-    size_t end = k + 1;
-    while (end < n && s.index[end] == s.index[k]) end++;
-    int32_t idx = s.index[k];
-    while (k < end) {
-      if (blocked[idx]) {
-        Msg(msgs, k++)[2] = -EAGAIN;
-        continue;
-      }
-      int r = RawSendmmsg(s.fds[idx], s.hdr + k, end - k, MSG_NOSIGNAL);
-      if (r > 0) {
-        for (int j = 0; j < r; j++, k++) Msg(msgs, k)[2] = static_cast<int32_t>(s.hdr[k].msg_len);
-      } else if (r == 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
-        blocked[idx] = 1;
-      } else {
-        Msg(msgs, k++)[2] = -errno;
+  size_t n = static_cast<size_t>(ArgInt(info, 4, "n", 0, static_cast<int64_t>(msgs.len / kWords)));
+  // Every message is checked before the first is sent: a bad one throws with nothing sent. (The
+  // chunks below check their copies again: what they use is what they checked.)
+  for (size_t k = 0; k < n; k++) LayOut(env, s, 0, Msg(msgs, k), buf, l.count);
+  int32_t* blocked = l.state;
+  for (size_t base = 0; base < n; base += kMaxVlen) {
+    size_t chunk = n - base < kMaxVlen ? n - base : kMaxVlen;
+    for (size_t k = 0; k < chunk; k++) LayOut(env, s, k, Msg(msgs, base + k), buf, l.count);
+    for (size_t k = 0; k < chunk;) {
+      size_t end = k + 1;
+      while (end < chunk && s.index[end] == s.index[k]) end++;
+      int32_t idx = s.index[k];
+      while (k < end) {
+        if (blocked[idx]) {
+          Msg(msgs, base + k++)[2] = -EAGAIN;
+          continue;
+        }
+        int r = RawSendmmsg(l.fds[idx], s.hdr + k, end - k, MSG_NOSIGNAL);
+        if (r > 0) {
+          for (int j = 0; j < r; j++, k++) Msg(msgs, base + k)[2] = static_cast<int32_t>(s.hdr[k].msg_len);
+        } else if (r == 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
+          blocked[idx] = 1;
+        } else {
+          Msg(msgs, base + k++)[2] = -errno;
+        }
       }
     }
   }

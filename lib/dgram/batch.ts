@@ -36,7 +36,7 @@ const READ_MAX = 64;
 const SLAB_SIZE = 8 * 1024 * 1024;
 /** Below this much room (16 slots), reads go to a fresh slab (the old one lives on in its messages). */
 const MIN_ROOM = 16 * SLOT;
-/** sendmmsg_many takes at most UIO_MAXIOV messages: a batch that reaches it is sent at once. */
+/** A batch that reaches this many datagrams is sent at once (what sendmmsg takes in one call). */
 const SEND_MAX = sys.UIO_MAXIOV;
 
 /** Node's `rinfo`. */
@@ -85,11 +85,13 @@ export class DgramBatch {
   // ── sends ── (counted arrays: entries [0, count))
   private out = Buffer.allocUnsafeSlow(256 * 1024);
   private outPos = 0;
-  private readonly smsgs = new Int32Array(SEND_MAX * W);
-  private readonly smsgsBuf = this.smsgs.buffer as ArrayBuffer;
-  private readonly sfds = new Int32Array(SEND_MAX);
-  private readonly sfdsBuf = this.sfds.buffer as ArrayBuffer;
+  private smsgs = new Int32Array(SEND_MAX * W);
+  private smsgsBuf = this.smsgs.buffer as ArrayBuffer;
+  private sfds = new Int32Array(SEND_MAX);
+  private sfdsBuf = this.sfds.buffer as ArrayBuffer;
   private count = 0;
+  /** Send at once when count reaches this: SEND_MAX, more while a blocked socket holds datagrams. */
+  private sendAt = SEND_MAX;
   private readonly owners: (DgramOwner | undefined)[] = [];
   private readonly callbacks: (SendCallback | undefined)[] = [];
   private readonly hosts: unknown[] = [];
@@ -162,7 +164,13 @@ export class DgramBatch {
     host: unknown,
     portArg: unknown,
   ): void {
-    if (this.count === SEND_MAX) this.send();
+    if (this.count >= this.sendAt) {
+      this.send();
+      // What a blocked socket holds stays; the queue then grows (as libuv's does) by doubling,
+      // not one send per add.
+      this.sendAt = Math.max(SEND_MAX, 2 * this.count);
+      while (this.smsgs.length < this.sendAt * W) this.growDescriptors();
+    }
     let len = 0;
     if (Array.isArray(data)) for (let i = 0; i < data.length; i++) len += data[i]!.byteLength;
     else len = data.byteLength;
@@ -215,6 +223,15 @@ export class DgramBatch {
     this.scheduled = false;
     this.send();
     this.complete();
+  }
+
+  private growDescriptors(): void {
+    const m = new Int32Array(2 * this.smsgs.length);
+    m.set(this.smsgs);
+    this.smsgs = m;
+    this.smsgsBuf = m.buffer as ArrayBuffer;
+    this.sfds = new Int32Array(2 * this.sfds.length);
+    this.sfdsBuf = this.sfds.buffer as ArrayBuffer;
   }
 
   private makeRoom(len: number): void {
@@ -288,6 +305,7 @@ export class DgramBatch {
     }
     this.count = kept;
     this.outPos = keptPos;
+    if (kept < SEND_MAX) this.sendAt = SEND_MAX;
     const emptied = this.emptied;
     for (let i = 0; i < emptied.length; i++) if (emptied[i]!._queuedCount === 0) emptied[i]!._onSendQueueEmpty();
     emptied.length = 0;

@@ -125,11 +125,11 @@ export const sendmmsg = udp.sendmmsg;
  */
 export const recvmmsg_many = udp.recvmmsg_many;
 /**
- * Not 1:1: `sendmmsg` for messages of many sockets in one native call. Message j (j < n ≤
- * UIO_MAXIOV) goes from `fds[msgs[j·12 + 3]]`; each run of one socket's messages is one
- * sendmmsg. Word 2 of each becomes bytes sent or −errno; a failing message is reported and the
- * rest of its run still goes; after EAGAIN, the socket's later messages get −EAGAIN, unsent,
- * so that its order holds. Returns n.
+ * Not 1:1: `sendmmsg` for messages of many sockets in one native call. Message j (j < n) goes
+ * from `fds[msgs[j·12 + 3]]`; each run of one socket's messages is one sendmmsg (more past
+ * UIO_MAXIOV). Word 2 of each becomes bytes sent or −errno; a failing message is reported and
+ * the rest of its run still goes; after EAGAIN, the socket's later messages get −EAGAIN, unsent,
+ * so that its order holds. Every descriptor is checked before the first datagram goes. Returns n.
  */
 export const sendmmsg_many = udp.sendmmsg_many;
 /** `connect(fd, { sa_family: AF_UNSPEC })` — dissolves a datagram socket's association. */
