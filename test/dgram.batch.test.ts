@@ -4,7 +4,7 @@
 // full answers EAGAIN (loopback UDP never does: the kernel frees a sent datagram at once).
 import { describe, expect, it } from 'vitest';
 import { type DgramOwner, DgramBatch, type RemoteInfo } from '../dist/lib/dgram/batch.js';
-import { freshLoopEachTest, pkg, sys } from './helpers';
+import { freshLoopEachTest, type pkg, sys } from './helpers';
 
 type Loop = InstanceType<typeof pkg.Loop>;
 let loop: Loop;
