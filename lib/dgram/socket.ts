@@ -10,6 +10,7 @@ import * as sys from '../sys/index';
 import { destination } from './address';
 import { batchOf, type DgramBatch, type DgramOwner, type RemoteInfo, type SendCallback } from './batch';
 import * as errors from './errors';
+import * as options from './options';
 import { type SendArgs, sendArgs, validatePort } from './send-args';
 
 const { EPOLLIN, EPOLLOUT, EPOLLERR } = sys;
@@ -220,7 +221,7 @@ export class Socket extends EventEmitter implements DgramOwner {
 
   /** bind({ fd }): takes over a datagram socket opened elsewhere; 'listening' at once, as in Node. */
   private adopt(fd: number, args: unknown[]): this {
-    const type = fdType(fd);
+    const type = options.fdType(fd);
     if (type !== 'UDP') throw errors.invalidFdType(type);
     sys.setNonBlocking(fd, true);
     this.bindState = Bind.Binding;
@@ -545,118 +546,59 @@ export class Socket extends EventEmitter implements DgramOwner {
     }
   }
 
-  /** Runs `fn(fd)`; a missing fd or a failing call throws Node's `<syscall> <CODE>`. */
-  private option(syscall: string, fn: (fd: number) => void): void {
-    this.healthCheck();
-    if (this._fd < 0) throw errors.errnoException(-sys.errno.EBADF!, syscall);
-    try {
-      fn(this._fd);
-    } catch (e) {
-      if (!sys.isSystemError(e)) throw e;
-      throw errors.errnoException(e.errno, syscall);
-    }
-  }
-
   private get v6(): boolean {
     return this.type === 'udp6';
   }
 
   setBroadcast(flag: boolean): void {
-    this.option('setBroadcast', (fd) => sys.setsockopt(fd, sys.SOL_SOCKET, sys.SO_BROADCAST, flag ? 1 : 0));
+    this.healthCheck();
+    options.option(this._fd, 'setBroadcast', (fd) => sys.setsockopt(fd, sys.SOL_SOCKET, sys.SO_BROADCAST, flag ? 1 : 0));
   }
 
   /** IP_TTL / IPV6_UNICAST_HOPS, 1 to 255. */
   setTTL(ttl: number): number {
-    if (typeof ttl !== 'number') throw errors.invalidArgType('ttl', 'number', ttl);
-    const v = ttl | 0;
-    this.ttlOption('setTTL', v, v < 1 || v > 255, this.v6 ? sys.IPV6_UNICAST_HOPS : sys.IP_TTL);
+    this.healthCheck();
+    options.ttl(this._fd, this.v6, 'setTTL', ttl);
     return ttl;
   }
 
   /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS, 0 to 255. */
   setMulticastTTL(ttl: number): number {
-    if (typeof ttl !== 'number') throw errors.invalidArgType('ttl', 'number', ttl);
-    const v = ttl | 0;
-    this.ttlOption('setMulticastTTL', v, v < 0 || v > 255, this.v6 ? sys.IPV6_MULTICAST_HOPS : sys.IP_MULTICAST_TTL);
+    this.healthCheck();
+    options.ttl(this._fd, this.v6, 'setMulticastTTL', ttl);
     return ttl;
   }
 
-  private ttlOption(syscall: string, value: number, bad: boolean, name: number): void {
-    // libuv checks the range before it looks at the fd: EINVAL wins over EBADF.
-    this.healthCheck();
-    if (bad) throw errors.errnoException(-sys.errno.EINVAL!, syscall);
-    this.option(syscall, (fd) => sys.setsockopt(fd, this.v6 ? sys.IPPROTO_IPV6 : sys.IPPROTO_IP, name, value));
-  }
-
   setMulticastLoopback(flag: boolean): boolean {
-    this.option('setMulticastLoopback', (fd) =>
-      sys.setsockopt(fd, this.v6 ? sys.IPPROTO_IPV6 : sys.IPPROTO_IP, this.v6 ? sys.IPV6_MULTICAST_LOOP : sys.IP_MULTICAST_LOOP, flag ? 1 : 0),
-    );
+    this.healthCheck();
+    options.multicastLoopback(this._fd, this.v6, flag);
     return flag;
   }
 
   /** IP_MULTICAST_IF (an IPv4 interface address) / IPV6_MULTICAST_IF ('::%eth0': the zone's index). */
   setMulticastInterface(interfaceAddress: string): void {
     this.healthCheck();
-    if (typeof interfaceAddress !== 'string') throw errors.invalidArgType('interfaceAddress', 'string', interfaceAddress);
-    const d4 = this.v6 ? null : destination(interfaceAddress, false);
-    const d6 = d4 === null ? destination(interfaceAddress, true) : null;
-    if (d4 === null && d6 === null) throw errors.errnoException(-sys.errno.EINVAL!, 'setMulticastInterface');
-    this.option('setMulticastInterface', (fd) => {
-      if (d4 !== null) sys.setsockopt(fd, sys.IPPROTO_IP, sys.IP_MULTICAST_IF, Buffer.from(d4.buffer, 16, 4));
-      else sys.setsockopt(fd, sys.IPPROTO_IPV6, sys.IPV6_MULTICAST_IF, d6![2]!);
-    });
+    options.multicastInterface(this._fd, this.v6, interfaceAddress);
   }
 
   addMembership(multicastAddress: string, interfaceAddress?: string): void {
-    this.membership('addMembership', multicastAddress, interfaceAddress, true);
+    this.healthCheck();
+    options.membership(this._fd, 'addMembership', multicastAddress, interfaceAddress, true);
   }
 
   dropMembership(multicastAddress: string, interfaceAddress?: string): void {
-    this.membership('dropMembership', multicastAddress, interfaceAddress, false);
-  }
-
-  private membership(syscall: string, group: string, iface: string | undefined, join: boolean): void {
     this.healthCheck();
-    if (!group) throw errors.missingArgs('multicastAddress');
-    const g = String(group);
-    const einval = (): Error => errors.errnoException(-sys.errno.EINVAL!, syscall);
-    if (destination(g, false) !== null) {
-      if (iface && destination(String(iface), false) === null) throw einval();
-      const req = sys.ip_mreq(g, iface ? String(iface) : undefined);
-      this.option(syscall, (fd) => sys.setsockopt(fd, sys.IPPROTO_IP, join ? sys.IP_ADD_MEMBERSHIP : sys.IP_DROP_MEMBERSHIP, req));
-      return;
-    }
-    const d = destination(g, true);
-    const i = iface ? destination(String(iface), true) : null;
-    if (d === null || (iface && i === null)) throw einval();
-    const req = sys.ipv6_mreq(g.split('%')[0]!, i === null ? 0 : i[2]! >>> 0);
-    this.option(syscall, (fd) => sys.setsockopt(fd, sys.IPPROTO_IPV6, join ? sys.IPV6_ADD_MEMBERSHIP : sys.IPV6_DROP_MEMBERSHIP, req));
+    options.membership(this._fd, 'dropMembership', multicastAddress, interfaceAddress, false);
   }
 
   addSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void {
-    this.sourceMembership('addSourceSpecificMembership', sourceAddress, groupAddress, interfaceAddress, true);
+    this.healthCheck();
+    options.sourceMembership(this._fd, 'addSourceSpecificMembership', sourceAddress, groupAddress, interfaceAddress, true);
   }
 
   dropSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void {
-    this.sourceMembership('dropSourceSpecificMembership', sourceAddress, groupAddress, interfaceAddress, false);
-  }
-
-  private sourceMembership(syscall: string, source: string, group: string, iface: string | undefined, join: boolean): void {
     this.healthCheck();
-    if (typeof source !== 'string') throw errors.invalidArgType('sourceAddress', 'string', source);
-    if (typeof group !== 'string') throw errors.invalidArgType('groupAddress', 'string', group);
-    const einval = (): Error => errors.errnoException(-sys.errno.EINVAL!, syscall);
-    if (destination(group, false) !== null) {
-      if (destination(source, false) === null || (iface && destination(String(iface), false) === null)) throw einval();
-      const req = sys.ip_mreq_source(group, iface ? String(iface) : '0.0.0.0', source);
-      this.option(syscall, (fd) => sys.setsockopt(fd, sys.IPPROTO_IP, join ? sys.IP_ADD_SOURCE_MEMBERSHIP : sys.IP_DROP_SOURCE_MEMBERSHIP, req));
-      return;
-    }
-    const i = iface ? destination(String(iface), true) : null;
-    if (destination(group, true) === null || destination(source, true) === null || (iface && i === null)) throw einval();
-    const req = sys.group_source_req(i === null ? 0 : i[2]! >>> 0, group.split('%')[0]!, source.split('%')[0]!);
-    this.option(syscall, (fd) => sys.setsockopt(fd, sys.IPPROTO_IPV6, join ? sys.MCAST_JOIN_SOURCE_GROUP : sys.MCAST_LEAVE_SOURCE_GROUP, req));
+    options.sourceMembership(this._fd, 'dropSourceSpecificMembership', sourceAddress, groupAddress, interfaceAddress, false);
   }
 
   setRecvBufferSize(size: number): void {
@@ -675,21 +617,10 @@ export class Socket extends EventEmitter implements DgramOwner {
     return this.bufferSize(0, 'send');
   }
 
-  /** libuv's uv_{recv,send}_buffer_size: 0 reads SO_RCVBUF/SO_SNDBUF, anything else sets it. */
   private bufferSize(size: number, which: 'recv' | 'send'): number {
-    if (typeof size !== 'number' || size >>> 0 !== size) throw errors.badBufferSize(); // (a BigInt: Node's `>>>` throws a bare TypeError)
+    const n = options.checkBufferSize(size);
     this.healthCheck();
-    const name = which === 'recv' ? sys.SO_RCVBUF : sys.SO_SNDBUF;
-    if (size > 0x7fffffff) throw errors.bufferSizeError(-sys.errno.EINVAL!, which); // libuv: before the fd
-    if (this._fd < 0) throw errors.bufferSizeError(-sys.errno.EBADF!, which);
-    try {
-      if (size === 0) return sys.getsockopt(this._fd, sys.SOL_SOCKET, name);
-      sys.setsockopt(this._fd, sys.SOL_SOCKET, name, size);
-      return size;
-    } catch (e) {
-      if (!sys.isSystemError(e)) throw e;
-      throw errors.bufferSizeError(e.errno, which);
-    }
+    return options.bufferSize(this._fd, n, which);
   }
 
   // ══ lifetime ════════════════════════════════════════════════════════════════════════════
@@ -710,19 +641,6 @@ export class Socket extends EventEmitter implements DgramOwner {
 
   private healthCheck(): void {
     if (this._closed) throw errors.notRunning();
-  }
-}
-
-/** What libuv's uv_guess_handle would call `fd`: 'UDP' for a datagram socket. */
-function fdType(fd: number): string {
-  try {
-    const type = sys.getsockopt(fd, sys.SOL_SOCKET, sys.SO_TYPE);
-    const domain = sys.getsockopt(fd, sys.SOL_SOCKET, sys.SO_DOMAIN);
-    if (domain === sys.AF_UNIX) return 'PIPE';
-    if (type === sys.SOCK_DGRAM) return 'UDP';
-    return type === sys.SOCK_STREAM ? 'TCP' : 'UNKNOWN';
-  } catch {
-    return 'UNKNOWN';
   }
 }
 
