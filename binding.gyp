@@ -11,7 +11,9 @@
         "native/time.cc",
         "native/socket.cc",
         "native/attach.cc",
-        "native/batch.cc"
+        "native/batch.cc",
+        "native/udp.cc",
+        "native/inet.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

@@ -2,7 +2,7 @@
  * The benchmark runner: `npm run bench [-- options]` (= build:ts, then node dist/bench/run.js).
  *
  *   --quick              short runs, about 3 minutes (default: full, ~20 minutes)
- *   --only a,b           suites to run: http, echo, timers, idle, boundary (default: all)
+ *   --only a,b           suites to run: http, echo, timers, idle, boundary, udp (default: all)
  *   --rounds N           rounds per measurement (interleaved A B C A B C …; default 3)
  *   --duration S         measured seconds per HTTP and echo run (wrk rounds up to whole seconds)
  *   --save               write the report into the tracked bench/results/ (alias: --update-docs)
@@ -28,8 +28,9 @@ import { echoSteps, runEcho } from './suites/echo';
 import { httpSteps, runHttp } from './suites/http';
 import { idleSteps, runIdle } from './suites/idle';
 import { runTimers, timerSteps } from './suites/timers';
+import { runUdp, type UdpResult, udpMarkdown, udpSteps } from './suites/udp';
 
-const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary] [--rounds N] [--duration S] [--save | --out DIR] [--standin-ours] [--render latest.json]
+const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary,udp] [--rounds N] [--duration S] [--save | --out DIR] [--standin-ours] [--render latest.json]
 
   --quick         short runs of every suite: about 3 minutes (a full run: about 20)
   --only LIST     suites to run (default: all)
@@ -185,6 +186,7 @@ function settingsText(s: Settings, only: SuiteName[]): string {
     parts.push(`timers ${s.timerCount.toLocaleString('en-US')} + ${s.sparseTimerCount.toLocaleString('en-US')} × ${s.timerRounds} rounds, chained ${s.chainFirings.toLocaleString('en-US')} firings × ${s.chainRounds} round${s.chainRounds === 1 ? '' : 's'} pinned and unpinned`);
   }
   if (only.includes('idle')) parts.push(`idle ${s.idleConnections.toLocaleString('en-US')} conns, ${s.idleWindow} s window × ${s.idleRounds} round${s.idleRounds === 1 ? '' : 's'}`);
+  if (only.includes('udp')) parts.push(`udp ${s.mode === 'quick' ? 1.5 : s.echoDuration} s per run`);
   if (only.includes('boundary')) parts.push(`boundary ${s.boundaryRounds} rounds × ${s.boundarySamples} samples of ${s.boundarySampleMs} ms`);
   return parts.join('; ');
 }
@@ -218,9 +220,11 @@ function commit(root: string): string {
 }
 
 /** Write latest.md, latest.json and the charts; returns the chart names. */
-function writeResults(resultsDir: string, extra: Record<string, unknown>, results: Results): { names: string[] } {
+function writeResults(resultsDir: string, extra: Record<string, unknown>, results: Results & { udp?: UdpResult }): { names: string[] } {
   mkdirSync(resultsDir, { recursive: true });
-  const { markdown, charts } = render(results);
+  const rendered = render(results);
+  const charts = rendered.charts;
+  const markdown = results.udp ? `${rendered.markdown.trimEnd()}\n\n${udpMarkdown(results.udp)}` : rendered.markdown;
   writeFileSync(path.join(resultsDir, 'latest.md'), markdown);
   writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ ...extra, ...results }, null, 1)}\n`);
   for (const [name, svg] of charts) writeFileSync(path.join(resultsDir, name), svg);
@@ -243,7 +247,7 @@ async function main(): Promise<void> {
   mkdirSync(rawDir, { recursive: true });
   const loadBefore = os.loadavg()[0]!.toFixed(2);
 
-  const needsC = cli.only.some((s) => s === 'http' || s === 'echo' || s === 'timers' || s === 'idle');
+  const needsC = cli.only.some((s) => s === 'http' || s === 'echo' || s === 'timers' || s === 'idle' || s === 'udp');
   progress.show('[setup] libuv headers for the C programs on libuv');
   const libuv = needsC ? ensureLibuv() : { version: null, problem: 'not needed' };
   progress.show('[setup] building the C programs');
@@ -274,10 +278,11 @@ async function main(): Promise<void> {
       (cli.only.includes('echo') ? echoSteps(ctx) : 0) +
       (cli.only.includes('timers') ? timerSteps(ctx) : 0) +
       (cli.only.includes('idle') ? idleSteps(ctx) : 0) +
-      (cli.only.includes('boundary') ? boundarySteps(ctx) : 0),
+      (cli.only.includes('boundary') ? boundarySteps(ctx) : 0) +
+      (cli.only.includes('udp') ? udpSteps(ctx) : 0),
   );
 
-  const results: Results = { meta: {} as Meta };
+  const results: Results & { udp?: UdpResult } = { meta: {} as Meta };
   const suiteSeconds: Record<string, number> = {};
   const timed = async <T>(name: SuiteName, fn: (c: Ctx) => Promise<T>): Promise<T | undefined> => {
     if (!cli.only.includes(name)) return undefined;
@@ -291,6 +296,7 @@ async function main(): Promise<void> {
   results.timers = await timed('timers', runTimers);
   results.idle = await timed('idle', runIdle);
   results.boundary = await timed('boundary', runBoundary);
+  results.udp = await timed('udp', runUdp);
   progress.done();
 
   results.meta = {
@@ -322,6 +328,7 @@ async function main(): Promise<void> {
       .filter((r) => !r.ok && (r.impl === 'node' || r.impl === 'c' || (r.impl === 'uv' && !r.error?.startsWith('not available'))))
       .map((r) => `timers ${r.impl} ${r.variant} r${r.round}: ${r.error}`),
     ...(results.idle?.runs ?? []).filter((r) => !r.ok && !r.impl.startsWith('ours')).map((r) => `idle ${r.impl} r${r.round}: ${r.error}`),
+    ...(results.udp?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `udp ${r.server} ${r.load} r${r.round}: ${r.error}`),
   ];
   const rel = (f: string): string => path.relative(process.cwd(), path.join(resultsDir, f)) || f;
   console.log(`bench: ${settings.mode} run finished in ${progress.elapsedSeconds().toFixed(0)} s`);

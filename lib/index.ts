@@ -4,8 +4,10 @@
  * - `sys`: the syscalls, 1:1 (lib/sys)
  * - `Loop`, `loop`: the reactor (lib/reactor)
  * - `net`: TCP and Unix stream sockets (lib/net)
+ * - `dgram`: UDP sockets (lib/dgram)
  * @module
  */
+import * as dgram from './dgram/index';
 import * as errors from './errors';
 import * as net from './net/index';
 import * as reactor from './reactor/index';
@@ -37,4 +39,4 @@ export type {
   TracedIteration,
   WatchCallback,
 } from './reactor/index';
-export { net, sys };
+export { dgram, net, sys };

@@ -14,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSocket(env, exports);
   InitAttach(env, exports, data);
   InitBatch(env, exports);
+  InitUdp(env, exports);
   return exports;
 }
 

@@ -134,6 +134,13 @@ static Napi::Value Shutdown(const Napi::CallbackInfo& info) {
 static bool StructOption(int level, int name, bool get) {
   if (level == SOL_SOCKET) return name == SO_LINGER || name == SO_RCVTIMEO || name == SO_SNDTIMEO;
   if (level == IPPROTO_TCP) return get && name == TCP_INFO;
+  // Multicast membership (udp.cc builds these structs): addresses and indexes, no pointers.
+  bool mcast = name == MCAST_JOIN_SOURCE_GROUP || name == MCAST_LEAVE_SOURCE_GROUP;
+  if (level == IPPROTO_IP) {
+    return mcast || name == IP_ADD_MEMBERSHIP || name == IP_DROP_MEMBERSHIP || name == IP_ADD_SOURCE_MEMBERSHIP ||
+           name == IP_DROP_SOURCE_MEMBERSHIP || name == IP_MULTICAST_IF;
+  }
+  if (level == IPPROTO_IPV6) return mcast || name == IPV6_ADD_MEMBERSHIP || name == IPV6_DROP_MEMBERSHIP;
   return false;
 }
 
@@ -144,7 +151,7 @@ static Napi::Value Getsockopt(const Napi::CallbackInfo& info) {
   int name = static_cast<int>(ArgInt(info, 2, "name", 0, INT_MAX));
   if (info.Length() > 3 && !info[3].IsUndefined()) {
     if (!StructOption(level, name, true)) {
-      ThrowArgRange(env, "name", "SO_LINGER, SO_RCVTIMEO, SO_SNDTIMEO or TCP_INFO when a buffer is given", info[2]);
+      ThrowArgRange(env, "name", "SO_LINGER, SO_RCVTIMEO, SO_SNDTIMEO, TCP_INFO or IP_MULTICAST_IF when a buffer is given", info[2]);
     }
     Bytes b = ArgBytes(info, 3, "buffer");
     socklen_t len = static_cast<socklen_t>(b.len > INT_MAX ? INT_MAX : b.len);
@@ -170,7 +177,7 @@ static Napi::Value Setsockopt(const Napi::CallbackInfo& info) {
     r = setsockopt(fd, level, name, &value, sizeof value);
   } else {
     if (!StructOption(level, name, false)) {
-      ThrowArgRange(env, "name", "SO_LINGER, SO_RCVTIMEO or SO_SNDTIMEO when the value is bytes", info[2]);
+      ThrowArgRange(env, "name", "SO_LINGER, SO_RCVTIMEO, SO_SNDTIMEO or a multicast membership option when the value is bytes", info[2]);
     }
     Bytes b = ArgBytes(info, 3, "value");
     r = setsockopt(fd, level, name, b.data, static_cast<socklen_t>(b.len > INT_MAX ? INT_MAX : b.len));

@@ -1,6 +1,7 @@
 // The examples, each run as a user would (`node dist/examples/<name>.js --port N`), checked
 // from the outside with real clients.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as nodeDgram from 'node:dgram';
 import * as nodeNet from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -159,7 +160,7 @@ const programs = [
 describe('every example and lesson: --help, and unknown flags', () => {
   it('finds the programs', () => {
     expect(programs).toEqual(expect.arrayContaining(['c10k.js', 'echo-server.js', 'http-server.js', 'learn/07-one-sleep-all-fds.js']));
-    expect(programs).toHaveLength(5 + 7);
+    expect(programs).toHaveLength(6 + 7);
   });
 
   it.each(programs)('%s --help prints its usage and flags and exits 0; --bogus exits 2 with a one-line reason', async (file) => {
@@ -192,6 +193,26 @@ describe('IPv6: --host :: and ::1', () => {
     const { port } = await start('http-server', ['--host', '::1']);
     const reply = await exchangeOn('::1', port, 'GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n');
     expect(reply).toBe(OK);
+  });
+});
+
+describe.each(['standalone', 'node'])('udp-echo (--driver %s)', (driver) => {
+  it('sends every datagram back to its sender, byte for byte', async () => {
+    const { port } = await start('udp-echo', ['--driver', driver]);
+    const c = nodeDgram.createSocket('udp4');
+    const sent = ['one', '', 'x'.repeat(9000), 'four'];
+    const got: string[] = [];
+    const all = new Promise<void>((resolve) =>
+      c.on('message', (m, rinfo) => {
+        expect(rinfo.port).toBe(port);
+        got.push(m.toString());
+        if (got.length === sent.length) resolve();
+      }),
+    );
+    for (const m of sent) c.send(m, port, '127.0.0.1');
+    await all;
+    expect(got.sort()).toEqual([...sent].sort());
+    await new Promise<void>((r) => c.close(() => r()));
   });
 });
 

@@ -351,6 +351,26 @@ type RangesSpec =
   | { v: 'wrongType'; type: number }
   | { v: 'detached' }
   | { v: 'h'; i: number };
+// recvmmsg/sendmmsg descriptors: [offset, length, fd index, destination (index into MMSG_DESTS)]
+type MmsgSpec =
+  | { v: 'i32'; msgs: [number, number, number, number][]; extra: number; ab?: boolean }
+  | { v: 'wrongType'; type: number }
+  | { v: 'detached' }
+  | { v: 'h'; i: number };
+/** Where a sendmmsg may send: nowhere (connected), loopback to this run's ports, or refused kinds. */
+const MMSG_DESTS: [string | null, number | 'udp' | 'tcp' | 'refused'][] = [
+  [null, 0],
+  ['127.0.0.1', 'udp'],
+  ['127.0.0.1', 'tcp'],
+  ['127.0.0.1', 'refused'],
+  ['0.0.0.0', 'udp'],
+  ['::1', 'udp'],
+  ['::ffff:127.0.0.1', 'udp'],
+  ['127.0.0.1', 0],
+  ['127.0.0.1', 70_000],
+  ['127.0.0.1', -1],
+  ['unix', 'udp'],
+];
 type Sym =
   | { k: 'fd'; role: Role }
   | { k: 'closed'; i: number }
@@ -369,6 +389,7 @@ type Sym =
   | { k: 'port'; v: 'tcp' | 'refused' | 'udp' }
   | { k: 'fdlist'; v: ListSpec }
   | { k: 'ranges'; v: RangesSpec }
+  | { k: 'mmsg'; v: MmsgSpec }
   | { k: 'sysError' };
 interface Call {
   fn: string;
@@ -406,7 +427,7 @@ const detach = (ab: ArrayBufferLike): void => {
 const CANARY = 0xa5;
 /** The bytes behind a view, to check afterwards which of them a call changed. */
 interface Region {
-  tag: 'arg1' | 'arg2' | 'arg3' | 'iov' | 'events' | 'pollfds' | 'fds' | 'ranges';
+  tag: 'arg1' | 'arg2' | 'arg3' | 'iov' | 'events' | 'pollfds' | 'fds' | 'ranges' | 'msgs';
   ab: ArrayBufferLike;
   start: number;
   len: number;
@@ -505,6 +526,8 @@ class Builder implements Ctx {
         return this.fdlist(s.v);
       case 'ranges':
         return this.ranges(s.v);
+      case 'mmsg':
+        return this.mmsg(s.v);
       case 'sysError':
         try {
           sys.close(closedFd(0));
@@ -810,6 +833,39 @@ class Builder implements Ctx {
     }
   }
 
+  /** A recvmmsg/sendmmsg descriptor array: destinations only loopback and this run's ports. */
+  mmsg(spec: MmsgSpec): unknown {
+    switch (spec.v) {
+      case 'i32': {
+        const W = sys.MMSG_WORDS;
+        const v = new Int32Array(spec.msgs.length * W + spec.extra);
+        this.lastList = spec.msgs.length;
+        spec.msgs.forEach(([off, len, fdIndex, dest], i) => {
+          v.set([off, len, 0, fdIndex], i * W);
+          const [host, port] = MMSG_DESTS[dest % MMSG_DESTS.length]!;
+          if (host === null) return;
+          const v6 = host.includes(':');
+          v[i * W + 4] = host === 'unix' ? C.AF_UNIX : v6 ? C.AF_INET6 : C.AF_INET;
+          v[i * W + 5] = typeof port === 'number' ? port : this.pool.ports[port];
+          if (host !== 'unix') new Uint8Array(v.buffer, (i * W + 8) * 4, v6 ? 16 : 4).set(sys.inet_pton(v6 ? C.AF_INET6 : C.AF_INET, host)!);
+        });
+        this.region('msgs', v);
+        return spec.ab ? v.buffer : v;
+      }
+      case 'wrongType': {
+        const makers = [() => new Uint32Array(sys.MMSG_WORDS), () => new Float64Array(4), () => [0, 1], () => Buffer.alloc(48)];
+        return (makers[spec.type % makers.length] as () => unknown)();
+      }
+      case 'detached': {
+        const v = new Int32Array(sys.MMSG_WORDS);
+        detach(v.buffer);
+        return v;
+      }
+      case 'h':
+        return this.hostile(spec.i, HOSTILE_LIST);
+    }
+  }
+
   spec(spec: SpecSpec): unknown {
     switch (spec.s) {
       case 'obj': {
@@ -1080,6 +1136,26 @@ const rangesArb: fc.Arbitrary<Sym> = fc
     { weight: 1, arbitrary: fc.nat(HOSTILE.length - 1).map((i): RangesSpec => ({ v: 'h', i })) },
   )
   .map((v): Sym => ({ k: 'ranges', v }));
+const mmsgArb: fc.Arbitrary<Sym> = fc
+  .oneof(
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        v: fc.constant('i32' as const),
+        msgs: fc.array(fc.tuple(rangeVal, rangeVal, fc.constantFrom(0, 0, 1, 2, 3, -1, 5), fc.nat(MMSG_DESTS.length - 1)), { maxLength: 5 }),
+        extra: fc.constantFrom(0, 0, 1, 13),
+        ab: fc.boolean(),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ v: fc.constant('wrongType' as const), type: fc.nat(3) }) },
+    { weight: 1, arbitrary: fc.constant<MmsgSpec>({ v: 'detached' }) },
+    { weight: 1, arbitrary: fc.nat(HOSTILE_LIST.length - 1).map((i): MmsgSpec => ({ v: 'h', i })) },
+  )
+  .map((v): Sym => ({ k: 'mmsg', v }));
+/** Addresses for the multicast struct builders: mostly well-formed, of either family. */
+const groupArb: fc.Arbitrary<Sym> = or(
+  fc.constantFrom('224.0.0.1', '232.1.1.1', '127.0.0.1', '0.0.0.0', 'ff02::1', '::1', '', '1.2.3', '::1%lo').map((v): Sym => ({ k: 'str', v })),
+);
 const countArb = or(fc.oneof({ weight: 4, arbitrary: rel('list') }, { weight: 2, arbitrary: ints(0, 1, 2) }, { weight: 1, arbitrary: ints(6, -1, 1.5) }));
 const msgFlags = pick([0, C.MSG_PEEK, C.MSG_DONTWAIT, 1, 0x20, 0x100, 0x2000, 0x8000], [INT_MAX, -1]);
 const boolArb = or(fc.boolean().map((v): Sym => ({ k: 'b', v })));
@@ -1153,6 +1229,19 @@ const CALLS: Record<string, fc.Arbitrary<Call>> = {
   sendmsg: call('sendmsg', fdFor(...SOCK_ROLES), iovArb),
   read_many: call('read_many', fdListArb, countArb, bufArb, rangesArb, pick([0, 1, 8], [70_000, -1])),
   send_many: call('send_many', fdListArb, countArb, bufArb, rangesArb),
+  recvmmsg: call('recvmmsg', fdFor(...SOCK_ROLES), bufArb, mmsgArb, countArb, msgFlags),
+  sendmmsg: call('sendmmsg', fdFor(...SOCK_ROLES), bufArb, mmsgArb, countArb, msgFlags),
+  recvmmsg_many: call('recvmmsg_many', fdListArb, countArb, bufArb, pick([0, 1, 8], [70_000, -1]), pick([65_536, 1, 16, 4096], [0, -1, 2 ** 30 + 1]), mmsgArb, rangesArb),
+  sendmmsg_many: call('sendmmsg_many', fdListArb, countArb, bufArb, mmsgArb, countArb),
+  connect_unspec: call('connect_unspec', fdFor(...SOCK_ROLES)),
+  inet_pton: call('inet_pton', pick([C.AF_INET, C.AF_INET6], [C.AF_UNIX, -1]), or(addrArb)),
+  inet_ntop: call('inet_ntop', pick([C.AF_INET, C.AF_INET6], [C.AF_UNIX, -1]), bufArb),
+  if_nametoindex: call('if_nametoindex', or(fc.constantFrom<Sym>({ k: 'str', v: 'lo' }, { k: 'str', v: 'no-such-if0' }, { k: 'str', v: 'x'.repeat(300) }, { k: 'str', v: 'lo\0' }))),
+  if_indextoname: call('if_indextoname', pick([1, 0, 2], [2 ** 32 - 1, 2 ** 32, -1])),
+  ip_mreq: call('ip_mreq', groupArb, fc.oneof(fc.constant(none), groupArb)),
+  ip_mreq_source: call('ip_mreq_source', groupArb, groupArb, groupArb),
+  ipv6_mreq: call('ipv6_mreq', groupArb, pick([0, 1], [-1, 2 ** 32])),
+  group_source_req: call('group_source_req', pick([0, 1], [-1, 2 ** 32]), groupArb, groupArb),
   setNonBlocking: call('setNonBlocking', fdArb, boolArb),
   isNonBlocking: call('isNonBlocking', fdArb),
   isCloseOnExec: call('isCloseOnExec', fdArb),
@@ -1195,12 +1284,17 @@ const FD_ARGS: Record<string, number[]> = {
   send: [0],
   recv: [0],
   sendmsg: [0],
+  recvmmsg: [0],
+  sendmmsg: [0],
+  connect_unspec: [0],
   setNonBlocking: [0],
   isNonBlocking: [0],
   isCloseOnExec: [0],
 };
 /** Functions whose successful result is a new fd (or a pair) this run must close. */
 const CREATES = new Set(['epoll_create1', 'pipe2', 'eventfd', 'timerfd_create', 'socket', 'accept4']);
+/** The batches whose first argument is a list of fds. */
+const BATCHES = new Set(['read_many', 'send_many', 'recvmmsg_many', 'sendmmsg_many']);
 /** Calls whose syscalls never fail with ENOTSOCK: if one says so, it read errno left from before. */
 const NEVER_ENOTSOCK = new Set([
   'read',
@@ -1233,7 +1327,19 @@ const words = (v: unknown): number => (types.isArrayBuffer(v) ? Math.floor(v.byt
 function assertOwned(pool: Pool, fn: string, args: unknown[]): void {
   const fdArgs = (FD_ARGS[fn] ?? []).map((i) => args[i]);
   const list = types.isArrayBuffer(args[0]) ? new Int32Array(args[0], 0, words(args[0])) : args[0]; // an fd list may be a whole ArrayBuffer
-  if ((fn === 'read_many' || fn === 'send_many') && isInt32Array(list)) for (let i = 0; i < list.length; i++) fdArgs.push(list[i]);
+  if (BATCHES.has(fn) && isInt32Array(list)) for (let i = 0; i < list.length; i++) fdArgs.push(list[i]);
+  const msgs = fn === 'sendmmsg' ? args[2] : fn === 'sendmmsg_many' ? args[3] : undefined;
+  const descs = types.isArrayBuffer(msgs) ? new Int32Array(msgs, 0, words(msgs)) : msgs;
+  if (isInt32Array(descs)) {
+    for (let i = 0; (i + 1) * sys.MMSG_WORDS <= descs.length; i++) {
+      const m = descs.subarray(i * sys.MMSG_WORDS, (i + 1) * sys.MMSG_WORDS);
+      if (m[4] !== C.AF_INET && m[4] !== C.AF_INET6) continue;
+      const host = sys.inet_ntop(m[4]!, new Uint8Array(m.buffer, m.byteOffset + 32, 16));
+      if (!LOCAL_IPS.has(host) || (m[5]! > 0 && m[5]! <= 65_535 && !Object.values(pool.ports).includes(m[5]!))) {
+        throw new Error(`fuzzer bug: ${fn} to ${host}:${m[5]}, not local or not this run's`);
+      }
+    }
+  }
   for (const v of fdArgs) {
     if (fdLike(v) && (v as number) < CLOSED_BASE && !pool.owns(v as number)) {
       throw new Error(`fuzzer bug: ${fn} would get fd ${v}, which this run does not own`);
@@ -1337,6 +1443,32 @@ function checkResult(fn: string, args: unknown[], r: unknown): void {
     case 'send_many':
       expect(r === args[1], label).toBe(true); // count (-0 comes back as 0)
       break;
+    case 'recvmmsg':
+    case 'sendmmsg':
+      expect(r === sys.EAGAIN || (isInt(r) && r >= 0 && r <= (args[3] as number)), label).toBe(true);
+      break;
+    case 'recvmmsg_many':
+      expect(isInt(r) && r >= 0 && r <= words(args[5]) / sys.MMSG_WORDS, label).toBe(true);
+      break;
+    case 'sendmmsg_many':
+      expect(r === args[4], label).toBe(true);
+      break;
+    case 'inet_pton':
+      expect(r === null || (Buffer.isBuffer(r) && (r.length === 4 || r.length === 16)), label).toBe(true);
+      break;
+    case 'inet_ntop':
+    case 'if_indextoname':
+      expect(typeof r, label).toBe('string');
+      break;
+    case 'if_nametoindex':
+      expect(isInt(r) && r > 0, label).toBe(true);
+      break;
+    case 'ip_mreq':
+    case 'ip_mreq_source':
+    case 'ipv6_mreq':
+    case 'group_source_req':
+      expect(Buffer.isBuffer(r), label).toBe(true);
+      break;
     case 'readv':
     case 'writev':
     case 'sendmsg':
@@ -1435,6 +1567,19 @@ function writable(fn: string, args: unknown[], r: unknown): (region: Region, rel
       const count = isInt(args[1]) ? args[1] : 0;
       return (g, rel) => g.tag === 'ranges' && rel < 8 * count && rel % 8 >= 4;
     }
+    case 'recvmmsg': {
+      const W4 = sys.MMSG_WORDS * 4;
+      return (g, rel) => (g.tag === 'arg1' && n > 0) || (g.tag === 'msgs' && rel < n * W4 && ![0, 3].includes(Math.floor((rel % W4) / 4)));
+    }
+    case 'sendmmsg':
+      return (g, rel) => g.tag === 'msgs' && rel < n * sys.MMSG_WORDS * 4 && Math.floor((rel % (sys.MMSG_WORDS * 4)) / 4) === 2;
+    case 'recvmmsg_many': {
+      const start = isInt(args[3]) ? args[3] : 0;
+      const count = isInt(args[1]) ? args[1] : 0;
+      return (g, rel) => (g.tag === 'arg2' && rel >= start) || (g.tag === 'msgs' && rel < n * sys.MMSG_WORDS * 4) || (g.tag === 'ranges' && rel < 4 * count);
+    }
+    case 'sendmmsg_many':
+      return (g, rel) => g.tag === 'msgs' && rel < n * sys.MMSG_WORDS * 4 && Math.floor((rel % (sys.MMSG_WORDS * 4)) / 4) === 2;
     default:
       return () => false;
   }

@@ -39,6 +39,8 @@ build http-server "" http-server.c http-request.h
 build echo-server "" echo-server.c
 build echo-client "" echo-client.c
 build timers "" timers.c timer-common.c timer-common.h
+build udp-echo-server "" udp-echo-server.c
+build udp-echo-client "" udp-echo-client.c
 
 if printf '#include <uv.h>\n' | "$cc" -E -x c - >/dev/null 2>&1; then
     uv_libs=$(pkg-config --libs libuv 2>/dev/null || echo -luv)
