@@ -6,7 +6,7 @@ import * as nodeNet from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
-import { exchange, packageDir, runChild } from './helpers';
+import { exchange, packageDir, runChild, sys, waitFd } from './helpers';
 
 /** One request on a fresh connection to `host`:`port`; the first bytes that come back. */
 function exchangeOn(host: string, port: number, data: string): Promise<string> {
@@ -226,9 +226,15 @@ describe('chat-server', () => {
       });
     const a = await join();
     const b = await join();
-    const slow = await join();
-    slow.pause(); // never reads again
-    // a floods 4 MiB of lines; b keeps up, slow does not
+    // `slow` never reads after the welcome line. Its receive buffer is made small before it
+    // connects, so the kernel cannot take the flood off the server's hands (loopback's autotuned
+    // buffers held all 4 MiB once, and the server had nothing to drop).
+    const slow = sys.socket(sys.AF_INET, sys.SOCK_STREAM | sys.SOCK_NONBLOCK);
+    sys.setsockopt(slow, sys.SOL_SOCKET, sys.SO_RCVBUF, 4096);
+    sys.connect(slow, '127.0.0.1', port);
+    expect(waitFd(slow, sys.POLLIN, 10_000) & sys.POLLIN).toBeTruthy(); // the welcome line
+    sys.read(slow, Buffer.alloc(4096));
+    // a floods 8 MiB of lines; b keeps up, slow does not
     let bLines = 0;
     const bGotAll = new Promise<void>((resolve) => {
       let tail = '';
@@ -236,14 +242,14 @@ describe('chat-server', () => {
         const lines = (tail + d).split('\n');
         tail = lines.pop()!;
         bLines += lines.filter((l) => l.startsWith('[1] ')).length;
-        if (bLines >= 4096) resolve();
+        if (bLines >= 8192) resolve();
       });
     });
     const line = `${'x'.repeat(1000)}\n`;
-    for (let i = 0; i < 4096; i++) a.write(line);
+    for (let i = 0; i < 8192; i++) a.write(line);
     // (a slow machine may take longer than the usual ~1 s; the server reports once a second)
     await Promise.race([bGotAll, new Promise((r) => setTimeout(r, 20_000))]);
-    expect(bLines).toBe(4096);
+    expect(bLines).toBe(8192);
     await new Promise((r) => setTimeout(r, 1500)); // one more summary line after the flood
     // the server's own summary: what it holds for `slow` stays under the cap plus one message
     const stats = output()
@@ -254,7 +260,8 @@ describe('chat-server', () => {
     const dropped = Number(stats.match(/dropped (\d+)/)![1]);
     expect(queued).toBeLessThanOrEqual(65536 + 2048);
     expect(dropped).toBeGreaterThan(0);
-    for (const c of [a, b, slow]) c.destroy();
+    for (const c of [a, b]) c.destroy();
+    sys.close(slow);
   });
 });
 

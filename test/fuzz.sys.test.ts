@@ -1716,7 +1716,7 @@ describe('fuzzing sys with hostile arguments', () => {
   it('every argument of every function gets every hostile value', () => {
     const hostileSyms = (fn: string, i: number): Sym[] => {
       if (FD_ARGS[fn]?.includes(i)) return HOSTILE_FD.map((_, h): Sym => ({ k: 'hfd', i: h }));
-      if (i === 0 && (fn === 'read_many' || fn === 'send_many')) return HOSTILE_LIST.map((_, h): Sym => ({ k: 'fdlist', v: { v: 'h', i: h } }));
+      if (i === 0 && BATCHES.has(fn)) return HOSTILE_LIST.map((_, h): Sym => ({ k: 'fdlist', v: { v: 'h', i: h } }));
       return HOSTILE.map((_, h): Sym => ({ k: 'h', i: h }));
     };
     const isHostile = (a: Sym): boolean => a.k === 'h' || a.k === 'hfd' || a.k === 'closed';

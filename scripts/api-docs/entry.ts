@@ -4,9 +4,10 @@
  * - {@link sys}: the syscalls, one function each (`epoll_ctl`, `timerfd_settime`, `accept4`, …)
  * - {@link Loop}, {@link loop}: the reactor — fd watchers, timers, immediates, two drivers
  * - {@link net}: TCP and Unix stream sockets shaped like Node's `net`
+ * - {@link dgram}: UDP sockets shaped like Node's `dgram`, batched with recvmmsg/sendmmsg
  *
  * ```ts
- * import { loop, Loop, net, sys } from 'epoll-reactor';   // or require('epoll-reactor')
+ * import { dgram, loop, Loop, net, sys } from 'epoll-reactor';   // or require('epoll-reactor')
  * ```
  * @module epoll-reactor
  */
@@ -17,6 +18,7 @@ import type * as docs from './entry';
 import type * as pkg from '../../lib/index';
 
 export { LoopError, type LoopErrorCode } from '../../lib/errors';
+export * as dgram from '../../lib/dgram/index';
 export * as net from '../../lib/net/index';
 export {
   Immediate,
