@@ -4,6 +4,8 @@ import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { freshLoopEachTest, hrms, pkg, runScript, sleep, spin, tcpPair } from './helpers';
+import { monotonicMs } from '../dist/lib/reactor/clock.js';
+import { WaitPolicy } from '../dist/lib/reactor/wait-policy.js';
 
 const { Loop, sys } = pkg;
 type Loop = InstanceType<typeof Loop>;
@@ -135,16 +137,20 @@ describe('attach()', () => {
     try {
       l.attach();
       still.attach();
-      // A new loop has learnt no wake-up latency: the lead is spinUs, 50 µs.
+      // A new loop has learnt no wake-up latency: the lead is spinUs, 50 µs. (The policy the
+      // attached driver arms its alarm with, asked directly: WaitPolicy.wakeAt.)
+      const policy = new WaitPolicy(0.05, true);
       const t = l.setTimeout(() => {}, 20);
-      expect(l._wakeDeadline()).toBeCloseTo(t.deadline - 0.3, 6);
+      expect(policy.wakeAt(monotonicMs(), t.deadline, false)).toBeCloseTo(t.deadline - 0.3, 6);
       t.close();
       const far = l.setTimeout(() => {}, 150);
-      expect(l._wakeDeadline()).toBeCloseTo(far.deadline - 0.05, 6); // 100 ms or more: none
+      expect(policy.wakeAt(monotonicMs(), far.deadline, false)).toBeCloseTo(far.deadline - 0.05, 6); // 100 ms or more: none
       far.close();
       const t4 = still.setTimeout(() => {}, 20);
-      expect(still._wakeDeadline()).toBe(t4.deadline); // spinUs 0: to the deadline, no lead
+      expect(new WaitPolicy(0, true).wakeAt(monotonicMs(), t4.deadline, false)).toBe(t4.deadline); // spinUs 0: to the deadline, no lead
       t4.close();
+      expect(policy.wakeAt(monotonicMs(), t4.deadline, true)).toBe(0); // work pending: at once
+      expect(policy.wakeAt(monotonicMs(), -1, false)).toBe(-1); // no timer: never
       // The pre-wake's turn finds nothing due and re-arms the alarm at the lead; that turn polls
       // to the deadline and the timer runs, on time: three iterations (two without the
       // pre-wake; two also when the pre-wake itself was over 250 µs late, hence 3 tries).

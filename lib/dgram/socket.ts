@@ -69,9 +69,8 @@ enum Conn {
 
 /**
  * Resolves `address` (Node's lookup4/lookup6): a literal without a user lookup in a nextTick, as
- * dns.lookup answers one; anything else through the lookup. dns.lookup runs on libuv's thread
- * pool and answers through Node's loop, which a standalone `loop.run()` stalls while it runs
- * (docs/node-integration.md): there, a host name waits until run() returns (docs/udp.md).
+ * dns.lookup answers one; anything else through the lookup (dns.lookup answers through Node's
+ * loop, which runs beside ours under either driver: docs/node-integration.md).
  */
 function resolve(self: Socket, address: string, cb: (err: Error | null, ip: string) => void): void {
   const host = address || (self.type === 'udp4' ? '127.0.0.1' : '::1');
@@ -257,7 +256,7 @@ export class Socket extends EventEmitter implements DgramOwner {
   private startListening(): void {
     this.watcher = this.loop.watch(this._fd, EPOLLIN, (events) => this.onEvents(events));
     // A loop force-closed under the socket closes its fd too: nothing leaks (net does the same).
-    this.watcher._onLoopClose = () => this.destroyFd();
+    this.watcher.onLoopClose = () => this.destroyFd();
     if (!this.refed) this.watcher.unref();
     this.bindState = Bind.Bound;
     try {

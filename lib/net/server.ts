@@ -16,6 +16,8 @@ import { EventEmitter } from 'node:events';
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { invalidArgType } from '../errors';
 import { loop as defaultLoop, type Loop, type Timer, type Watcher } from '../reactor/index';
+import type { LoopState } from '../reactor/core';
+import { internals } from '../reactor/internal';
 import * as sys from '../sys/index';
 import { checkPort, type Endpoint, ipEndpoint, unixEndpoint } from './address';
 import { decorate, Socket, type SocketOptions } from './socket';
@@ -60,6 +62,7 @@ function onAcceptable(_events: number, watcher: Watcher): void {
  */
 export class Server extends EventEmitter {
   readonly loop: Loop;
+  private readonly loopState: LoopState;
   /** Connections accepted and not yet closed. */
   connections = 0;
   maxConnections: number;
@@ -77,6 +80,7 @@ export class Server extends EventEmitter {
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
     this.options = options;
     this.loop = options.loop ?? defaultLoop;
+    this.loopState = internals(this.loop);
     this.maxConnections = options.maxConnections ?? Number.POSITIVE_INFINITY;
     if (onConnection !== undefined) {
       if (typeof onConnection !== 'function') throw invalidArgType('connectionListener', 'of type function', onConnection);
@@ -139,7 +143,7 @@ export class Server extends EventEmitter {
       throw e;
     }
     this.watcher.data = this;
-    this.watcher._onLoopClose = closeOnLoopClose;
+    this.watcher.onLoopClose = closeOnLoopClose;
     if (!this.refed) this.watcher.unref();
     this.fd = fd;
     this.endpoint = endpoint;
@@ -225,8 +229,8 @@ export class Server extends EventEmitter {
   }
 
   private deferClose(): void {
-    if (this.loop.closed || this.loop._closing) process.nextTick(emitClose, this);
-    else this.loop._defer(emitClose, this);
+    if (this.loop.closed || this.loopState.closing) process.nextTick(emitClose, this);
+    else this.loopState.defer(emitClose, this);
   }
 
   /**

@@ -25,6 +25,8 @@
 import { EventEmitter } from 'node:events';
 import { invalidArgType, outOfRange } from '../errors';
 import { loop as defaultLoop, type Loop, type Timer, type Watcher } from '../reactor/index';
+import type { LoopState } from '../reactor/core';
+import { internals } from '../reactor/internal';
 import { type StreamOwner, slabChunk } from '../reactor/stream-batch';
 import * as sys from '../sys/index';
 import type { Endpoint } from './address';
@@ -159,6 +161,8 @@ export class Socket extends EventEmitter implements StreamOwner {
   /** The fd, or −1 before connect / after close. */
   fd = -1;
   readonly loop: Loop;
+  /** The loop's internal state (its write batch, whether it is mid-iteration). */
+  private readonly loopState: LoopState;
   /** Bytes received and sent so far. */
   bytesRead = 0;
   bytesWritten = 0;
@@ -229,6 +233,7 @@ export class Socket extends EventEmitter implements StreamOwner {
     super();
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
     this.loop = options.loop ?? defaultLoop;
+    this.loopState = internals(this.loop);
     if (options.allowHalfOpen === true) this.flags |= FLAGS.allowHalfOpen;
     this.noDelay = options.noDelay !== false;
     this.keepAlive = options.keepAlive === true;
@@ -305,8 +310,8 @@ export class Socket extends EventEmitter implements StreamOwner {
     this._wantsRead = true;
     this.watcher = this.loop.watch(fd, EPOLLIN | EPOLLRDHUP | EPOLLET, onSocketEvents);
     this.watcher.data = this;
-    this.watcher._onLoopClose = destroyOnLoopClose;
-    this.loop._setStream(this.watcher, this);
+    this.watcher.onLoopClose = destroyOnLoopClose;
+    this.loopState.setStream(this.watcher, this);
     this.interest = EPOLLIN | EPOLLRDHUP | EPOLLET;
     if (!this.refed) this.watcher.unref();
     this.applyTcpOptions();
@@ -334,8 +339,8 @@ export class Socket extends EventEmitter implements StreamOwner {
     this.unix = endpoint.domain === sys.AF_UNIX;
     this.connecting = true;
     this.watcher.data = this;
-    this.watcher._onLoopClose = destroyOnLoopClose;
-    this.loop._setStream(this.watcher, this);
+    this.watcher.onLoopClose = destroyOnLoopClose;
+    this.loopState.setStream(this.watcher, this);
     this.interest = EPOLLOUT;
     if (!this.refed) this.watcher.unref();
   }
@@ -558,11 +563,11 @@ export class Socket extends EventEmitter implements StreamOwner {
     // (Once a socket has writes in the batch, later ones follow them there, to keep the order.)
     // The batch is a copy, and bounded (StreamBatch.canTake): past the bound, a socket not in it
     // is sent at once, and one in it queues the rest behind it, in its own queue (issue #20).
-    const streams = this.loop._streams;
+    const streams = this.loopState.streams;
     const inBatch = this._batchBytes > 0;
     const batchable = inBatch
       ? this.queued === 0 && streams.canTake(buf.length)
-      : this.queued === 0 && this.connected && this.corks === 0 && this.loop._inTurn && buf.length <= BATCH_MAX && streams.canTake(buf.length);
+      : this.queued === 0 && this.connected && this.corks === 0 && this.loopState.inTurn && buf.length <= BATCH_MAX && streams.canTake(buf.length);
     if (batchable || inBatch) {
       if (batchable) streams.addWrite(this, buf, callback);
       else this.enqueue(buf as Buffer, callback);
@@ -824,8 +829,8 @@ export class Socket extends EventEmitter implements StreamOwner {
     // 'error' and 'close' come in the next iteration, after this one's promise jobs — as Node's
     // come from the handle's close callback — so code awaiting 'end' can still attach 'close'.
     if (error) this.x.closeError = error;
-    if (this.loop.closed || this.loop._closing) process.nextTick(emitClosing, this);
-    else this.loop._defer(emitClosing, this);
+    if (this.loop.closed || this.loopState.closing) process.nextTick(emitClosing, this);
+    else this.loopState.defer(emitClosing, this);
     this._server?._connectionClosed();
     this._server = null;
     return this;

@@ -1,7 +1,8 @@
 /**
- * Timer and Immediate handles. The Loop owns the scheduling; these objects are what users hold,
- * with Node's methods (`ref`, `unref`, `hasRef`, `refresh`, `close`).
+ * Timer and Immediate handles. The scheduler (scheduler.ts) owns the scheduling; these objects
+ * are what users hold, with Node's methods (`ref`, `unref`, `hasRef`, `refresh`, `close`).
  */
+import { Handle, type RefCounter } from './handle';
 import type { HeapNode } from './timer-heap';
 
 /** The largest delay Node accepts as such (2^31 − 1 ms, about 24.8 days). */
@@ -30,11 +31,10 @@ export const TimerState = {
 } as const;
 export type TimerState = (typeof TimerState)[keyof typeof TimerState];
 
-/** What a Timer needs from its loop (the Loop implements it). */
-export interface TimerOwner {
-  _startTimer(t: Timer): void;
-  _stopTimer(t: Timer): void;
-  _refTimer(t: Timer, ref: boolean): void;
+/** What a Timer asks of the scheduler that made it. */
+export interface TimerOwner extends RefCounter {
+  startTimer(t: Timer): void;
+  stopTimer(t: Timer): void;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a callback of any arity, like Node's timers take
@@ -49,58 +49,42 @@ export type TimerCallback = (...args: any[]) => void;
  * t.unref(); // does not keep loop.run() going on its own
  * ```
  */
-export class Timer implements HeapNode {
-  /** When it is due: CLOCK_MONOTONIC in ms, the clock of `loop.now()`. */
+export class Timer extends Handle implements HeapNode {
+  /** When it is due (ms of CLOCK_MONOTONIC, as `loop.now()`). */
   deadline = 0;
-  /** Its number in start order; the flight recorder names it by this ("timer #3"). */
+  /** Start order: timers due at the same instant run in this order. */
   seq = 0;
-  /** @internal */
-  heapIndex = -1;
-  /** @internal */ _state: TimerState = TimerState.Idle;
-  /** @internal */ _refed = true;
+  /** @internal */ heapIndex = -1;
+  /** @internal */ state: TimerState = TimerState.Idle;
 
   /** @internal */
   constructor(
-    /** @internal */ readonly _owner: TimerOwner,
-    /** @internal */ public _callback: TimerCallback,
+    /** @internal */ readonly owner: TimerOwner,
+    /** @internal */ public callback: TimerCallback,
     /** Delay in ms (after normalisation). */
     readonly delay: number,
     /** Interval in ms for setInterval timers, −1 for one-shot timers. */
     readonly repeat: number,
-    /** @internal */ readonly _args: unknown[] | undefined,
-  ) {}
-
-  /** Keep the loop alive while this timer is pending (the default). */
-  ref(): this {
-    this._owner._refTimer(this, true);
-    return this;
-  }
-
-  /** Do not keep the loop alive for this timer alone. */
-  unref(): this {
-    this._owner._refTimer(this, false);
-    return this;
-  }
-
-  hasRef(): boolean {
-    return this._refed;
+    /** @internal */ readonly args: unknown[] | undefined,
+  ) {
+    super(owner);
   }
 
   /** Restart the timer: its deadline becomes now + delay (also re-arms a fired one-shot). */
   refresh(): this {
-    this._owner._startTimer(this);
+    this.owner.startTimer(this);
     return this;
   }
 
   /** Cancel it, as `clearTimeout`. */
   close(): this {
-    this._owner._stopTimer(this);
+    this.owner.stopTimer(this);
     return this;
   }
 
   /** Whether it is scheduled to fire. */
   get pending(): boolean {
-    return this._state !== TimerState.Idle;
+    return this.state !== TimerState.Idle;
   }
 
   [Symbol.dispose](): void {
@@ -108,44 +92,28 @@ export class Timer implements HeapNode {
   }
 }
 
-/** What an Immediate needs from its loop. */
-export interface ImmediateOwner {
-  _clearImmediate(i: Immediate): void;
-  _refImmediate(i: Immediate, ref: boolean): void;
+/** What an Immediate asks of the scheduler that made it. */
+export interface ImmediateOwner extends RefCounter {
+  clearImmediate(i: Immediate): void;
 }
 
 /** A callback queued by `loop.setImmediate`: runs once, after the I/O callbacks of an iteration. */
-export class Immediate {
-  /** @internal */ _pending = true;
-  /** @internal */ _refed = true;
-
+export class Immediate extends Handle {
   /** @internal */
   constructor(
-    /** @internal */ readonly _owner: ImmediateOwner,
-    /** @internal */ public _callback: TimerCallback,
-    /** @internal */ readonly _args: unknown[] | undefined,
-  ) {}
-
-  ref(): this {
-    this._owner._refImmediate(this, true);
-    return this;
-  }
-
-  unref(): this {
-    this._owner._refImmediate(this, false);
-    return this;
-  }
-
-  hasRef(): boolean {
-    return this._refed;
+    /** @internal */ readonly owner: ImmediateOwner,
+    /** @internal */ public callback: TimerCallback,
+    /** @internal */ readonly args: unknown[] | undefined,
+  ) {
+    super(owner);
   }
 
   /** Whether it is still waiting to run. */
   get pending(): boolean {
-    return this._pending;
+    return this.active;
   }
 
   [Symbol.dispose](): void {
-    this._owner._clearImmediate(this);
+    this.owner.clearImmediate(this);
   }
 }

@@ -20,6 +20,7 @@ export type TimeoutReason =
   | 'stopping' // stop() was called: 0
   | 'writes' // batched writes waited to be sent: 0
   | 'timer' // the nearest timer: its deadline − now, rounded up
+  | 'node' // standalone: Node's loop has a timer due before ours (or none of ours): until then
   | 'due' // the nearest timer is already due: 0
   | 'no-timers' // nothing but fds to wait for: −1
   | 'no-wait' // runNoWait, or the attached driver (Node did the waiting)
@@ -86,7 +87,7 @@ export class Tracer {
   /** Iterations recorded since start (including those the ring has dropped). */
   recorded = 0;
   /** @internal A hook for the loop: called when start()/stop() change `enabled`. */
-  _onToggle: ((on: boolean) => void) | null = null;
+  onToggle: ((on: boolean) => void) | null = null;
 
   /** Start recording the last `limit` iterations (default 1000), clearing what was there. */
   start(options: { limit?: number } = {}): void {
@@ -98,14 +99,14 @@ export class Tracer {
     this.count = 0;
     this.recorded = 0;
     this.enabled = true;
-    this._onToggle?.(true);
+    this.onToggle?.(true);
   }
 
   /** Stop recording; what was recorded stays readable. */
   stop(): void {
     this.enabled = false;
     this.current = null;
-    this._onToggle?.(false);
+    this.onToggle?.(false);
   }
 
   /** The recorded iterations, oldest first. */
@@ -117,7 +118,7 @@ export class Tracer {
   // ── recording (called by the loop) ──
 
   /** @internal */
-  _begin(index: number, start: number, timeout: number, reason: TimeoutReason, timerSeq: number, timerDelay: number, lead: number): void {
+  recordBegin(index: number, start: number, timeout: number, reason: TimeoutReason, timerSeq: number, timerDelay: number, lead: number): void {
     const it: TracedIteration = {
       index,
       start,
@@ -135,24 +136,24 @@ export class Tracer {
   }
 
   /** @internal */
-  _woke(now: number, events: Uint32Array, n: number, fdOf: (token: number) => number): void {
+  recordWake(now: number, events: Uint32Array, n: number, fdOf: (token: number) => number): void {
     const it = this.current;
     if (it === null) return;
     it.slept = now - it.start;
     for (let i = 0; i < n; i++) {
-      const fd = fdOf(events[2 * i + 1]!);
-      if (fd >= 0) it.events.push(fd, events[2 * i]!); // −1: the loop's own deadline timerfd
+      const fd = fdOf(events[2 * i + 1] as number);
+      if (fd >= 0) it.events.push(fd, events[2 * i] as number); // −1: the loop's own deadline timerfd
     }
   }
 
   /** @internal */
-  _callback(kind: TracedCallback['kind'], id: number, detail: number, start: number, end: number): void {
+  recordCallback(kind: TracedCallback['kind'], id: number, detail: number, start: number, end: number): void {
     const it = this.current;
     if (it !== null) it.callbacks.push({ kind, id, detail, at: start - it.start, ms: end - start });
   }
 
   /** @internal */
-  _end(now: number): void {
+  recordEnd(now: number): void {
     const it = this.current;
     if (it === null) return;
     it.ms = now - it.start;
@@ -214,7 +215,9 @@ export class Tracer {
           ? `timer #${it.timerSeq} (${it.timerDelay} ms) is next${it.lead > 0 ? `, alarm ${it.lead.toFixed(3)} ms early` : ''}`
           : it.reason === 'due'
             ? `timer #${it.timerSeq} is due`
-            : it.reason;
+            : it.reason === 'node'
+              ? "Node's next timer is sooner"
+              : it.reason;
       const timeout = it.timeout === -1 ? '-1 (block)' : `${it.timeout.toFixed(3)} ms`;
       const events: string[] = [];
       for (let i = 0; i < it.events.length; i += 2) events.push(`fd ${it.events[i]} ${maskText(it.events[i + 1]!)}`);

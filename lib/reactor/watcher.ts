@@ -12,12 +12,13 @@
  *   the fd was closed first, `close()` is still harmless. An fd that was `dup`ed keeps its epoll
  *   registration alive after `close(fd)` (epoll(7), Q6): close the watcher first.
  */
+import { Handle, type RefCounter } from './handle';
 import type { StreamOwner } from './stream-batch';
 
-export interface WatcherOwner {
-  _modifyWatcher(w: Watcher, interest: number): void;
-  _closeWatcher(w: Watcher): void;
-  _refWatcher(w: Watcher, ref: boolean): void;
+/** What a Watcher asks of the registry that made it. */
+export interface WatcherOwner extends RefCounter {
+  modifyWatcher(w: Watcher, interest: number): void;
+  closeWatcher(w: Watcher): void;
 }
 
 /** Called with the ready event mask (`sys.EPOLLIN`, `EPOLLOUT`, `EPOLLHUP`, …) and the watcher. */
@@ -32,64 +33,52 @@ export type WatchCallback = (events: number, watcher: Watcher) => void;
  * });
  * ```
  */
-export class Watcher {
-  /** @internal */ _closed = false;
-  /** @internal */ _refed = true;
+export class Watcher extends Handle {
+  /** @internal Set by close(): the registration is gone. */
+  removed = false;
   /**
    * @internal Set when the fd was closed behind our back and its number now belongs to a newer
    * watcher: this one must not touch the epoll registration any more.
    */
-  _orphaned = false;
+  orphaned = false;
   /** Free for the owner of the watcher (libuv's `handle->data`). */
   data: unknown = undefined;
   /** @internal A stream whose readable data the loop reads in its batch (see stream-batch.ts). */
-  _stream: StreamOwner | null = null;
+  stream: StreamOwner | null = null;
   /**
-   * @internal Called by `loop.close({ force: true })` before the watcher is closed, so that an
-   * owner which also owns the fd (a socket, a server) can close it: nothing leaks.
+   * Called by `loop.close({ force: true })` before the watcher is closed, so that an owner which
+   * also owns the fd (a socket, a server) can close it: nothing leaks.
    */
-  _onLoopClose: ((watcher: Watcher) => void) | null = null;
-  /** @internal The loop's own (the attached driver's timerfd): not counted as I/O in the stats. */
-  _internal = false;
+  onLoopClose: ((watcher: Watcher) => void) | null = null;
+  /** @internal The loop's own (its alarm timerfd, Node's epoll fd): not the user's I/O. */
+  internal = false;
 
   /** @internal */
   constructor(
-    /** @internal */ readonly _owner: WatcherOwner,
+    /** @internal */ readonly owner: WatcherOwner,
     readonly fd: number,
     /** The current interest mask. */
     public interest: number,
     public callback: WatchCallback,
     /** The 32-bit token stored in epoll_event.data for this registration. */
     readonly token: number,
-  ) {}
+  ) {
+    super(owner);
+  }
 
   /** Change the interest mask (EPOLL_CTL_MOD); also re-arms an EPOLLONESHOT watcher. */
   modify(interest: number): this {
-    this._owner._modifyWatcher(this, interest);
+    this.owner.modifyWatcher(this, interest);
     return this;
   }
 
   /** Remove the fd from the epoll set (EPOLL_CTL_DEL). Does not close the fd. Idempotent. */
   close(): void {
-    this._owner._closeWatcher(this);
-  }
-
-  ref(): this {
-    this._owner._refWatcher(this, true);
-    return this;
-  }
-
-  unref(): this {
-    this._owner._refWatcher(this, false);
-    return this;
-  }
-
-  hasRef(): boolean {
-    return this._refed;
+    this.owner.closeWatcher(this);
   }
 
   get closed(): boolean {
-    return this._closed;
+    return this.removed;
   }
 
   [Symbol.dispose](): void {

@@ -87,6 +87,15 @@ export interface Native {
   attach_start(epfd: number, callback: (status: number) => void): AttachHandle;
   attach_ref(handle: AttachHandle, ref: boolean): void;
   attach_stop(handle: AttachHandle): void;
+  /** A uv_prepare_t (+ a uv_idle_t) calling `callback` before each poll of Node's loop. */
+  standalone_start(callback: () => void): AttachHandle;
+  /** Whether Node's next poll must not block. */
+  standalone_idle(handle: AttachHandle, on: boolean): void;
+  standalone_stop(handle: AttachHandle): void;
+  /** The epoll fd Node's libuv loop polls. */
+  uv_backend_fd(): number;
+  /** When Node's loop must run next (ms of uv_now), 0 for now, −1 for only when I/O wakes it. */
+  node_loop_next(): number;
 }
 
 /** The directory holding this package's package.json, from dist/lib/sys or lib/sys alike. */
