@@ -96,9 +96,7 @@ static Napi::Value ReadMany(const Napi::CallbackInfo& info) {
       b.ranges[2 * i + 1] = -ENOBUFS;
       continue;
     }
-    ssize_t n;
-    do n = RawRead(b.fds[i], b.data + pos, want);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = RetryEintr([&] { return RawRead(b.fds[i], b.data + pos, want); });
     if (n > 0) pos += static_cast<size_t>(n);
     b.ranges[2 * i + 1] = n >= 0 ? static_cast<int32_t>(n) : -errno;
   }
@@ -119,9 +117,7 @@ static Napi::Value SendMany(const Napi::CallbackInfo& info) {
     }
   }
   for (size_t i = 0; i < b.count; i++) {
-    ssize_t n;
-    do n = RawSend(b.fds[i], b.data + b.ranges[2 * i], static_cast<size_t>(b.ranges[2 * i + 1]), MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = RetryEintr([&] { return RawSend(b.fds[i], b.data + b.ranges[2 * i], static_cast<size_t>(b.ranges[2 * i + 1]), MSG_NOSIGNAL); });
     b.out[2 * i + 1] = n >= 0 ? static_cast<int32_t>(n) : -errno;
   }
   return Napi::Number::New(env, static_cast<double>(b.count));

@@ -7,6 +7,8 @@
 // JavaScript exception when the callback returns.
 #pragma once
 
+#include <cerrno>
+#include <cstdint>
 #include <napi.h>
 
 #include <cstddef>
@@ -39,6 +41,33 @@ AddonData* Data(Napi::Env env);
 
 // CLOCK_MONOTONIC in nanoseconds: EINTR retries compute the time left of a timeout with it.
 int64_t MonotonicNs();
+
+// A syscall interrupted by a signal handler (EINTR) did nothing: do it again. Every retry in
+// native/ goes through one of these two.
+template <typename Call>
+inline auto RetryEintr(Call call) -> decltype(call()) {
+  decltype(call()) r;
+  do r = call();
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+
+// A wait of `timeout` units of `unit_ns` (-1: forever, 0: a look) retried after EINTR with only
+// what is left of it, never the whole timeout again; `wait(t)` waits t units. Returns wait's
+// result, or 0 (nothing ready) when the time ran out during the interruptions.
+template <typename Wait>
+inline auto RetryWaitEintr(int64_t timeout, int64_t unit_ns, Wait wait) -> decltype(wait(timeout)) {
+  int64_t start = timeout > 0 ? MonotonicNs() : 0;
+  int64_t deadline = timeout > (INT64_MAX - start) / unit_ns ? INT64_MAX : start + timeout * unit_ns;  // no signed overflow
+  decltype(wait(timeout)) r;
+  while ((r = wait(timeout)) < 0 && errno == EINTR) {
+    if (timeout <= 0) continue;
+    int64_t left = deadline - MonotonicNs();
+    if (left <= 0) return 0;
+    timeout = (left + unit_ns - 1) / unit_ns;  // rounded up: never back early
+  }
+  return r;
+}
 
 // Throws an Error shaped like Node's SystemError:
 //   message "EBADF: bad file descriptor, epoll_ctl", code "EBADF", errno -9, syscall "epoll_ctl".

@@ -85,16 +85,7 @@ static Napi::Value EpollWait(const Napi::CallbackInfo& info) {
   int capacity = static_cast<int>(PrepareBatch(info, &out));
   int timeout = static_cast<int>(ArgInt(info, 2, "timeout", -1, INT_MAX));
   struct epoll_event* events = Data(env)->events.data();
-  int64_t deadline = timeout > 0 ? MonotonicNs() + static_cast<int64_t>(timeout) * 1000000 : 0;
-  int n;
-  while ((n = RawEpollWait(epfd, events, capacity, timeout)) < 0 && errno == EINTR) {
-    // A signal interrupted the sleep: wait only for what is left of the original timeout.
-    if (timeout > 0) {
-      int64_t left = deadline - MonotonicNs();
-      if (left <= 0) { n = 0; break; }
-      timeout = static_cast<int>((left + 999999) / 1000000);
-    }
-  }
+  int n = RetryWaitEintr(timeout, 1000000, [&](int64_t t) { return RawEpollWait(epfd, events, capacity, static_cast<int>(t)); });
   if (n < 0) ThrowErrno(env, errno, "epoll_wait");
   return CopyBatch(env, n, out);
 }
@@ -106,24 +97,12 @@ static Napi::Value EpollPwait2(const Napi::CallbackInfo& info) {
   int capacity = static_cast<int>(PrepareBatch(info, &out));
   int64_t timeout_ns = ArgNs(env, info[2], "timeoutNs", -1);
   struct epoll_event* events = Data(env)->events.data();
-  int64_t now = timeout_ns > 0 ? MonotonicNs() : 0;
-  int64_t deadline = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;  // no signed overflow
-  struct timespec ts;
-  struct timespec* tsp = nullptr;
-  if (timeout_ns >= 0) {
-    ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000);
-    ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000);
-    tsp = &ts;
-  }
-  long n;
-  while ((n = syscall(__NR_epoll_pwait2, static_cast<long>(epfd), events, static_cast<long>(capacity), tsp, nullptr, 0L)) < 0 && errno == EINTR) {
-    if (timeout_ns > 0) {
-      int64_t left = deadline - MonotonicNs();
-      if (left <= 0) { n = 0; break; }
-      ts.tv_sec = static_cast<time_t>(left / 1000000000);
-      ts.tv_nsec = static_cast<long>(left % 1000000000);
-    }
-  }
+  long n = RetryWaitEintr(timeout_ns, 1, [&](int64_t t) {
+    struct timespec ts;
+    ts.tv_sec = static_cast<time_t>(t / 1000000000);
+    ts.tv_nsec = static_cast<long>(t % 1000000000);
+    return syscall(__NR_epoll_pwait2, static_cast<long>(epfd), events, static_cast<long>(capacity), t >= 0 ? &ts : nullptr, nullptr, 0L);
+  });
   if (n < 0) ThrowErrno(env, errno, "epoll_pwait2");
   return CopyBatch(env, static_cast<int>(n), out);
 }
@@ -143,11 +122,8 @@ static Napi::Value EpollSpin(const Napi::CallbackInfo& info) {
   struct epoll_event* events = Data(env)->events.data();
   int n;
   for (;;) {
-    n = RawEpollWait(epfd, events, capacity, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ThrowErrno(env, errno, "epoll_wait");
-    }
+    n = RetryEintr([&] { return RawEpollWait(epfd, events, capacity, 0); });
+    if (n < 0) ThrowErrno(env, errno, "epoll_wait");
     if (n > 0 || MonotonicNs() >= until) break;
   }
   return CopyBatch(env, n, out);

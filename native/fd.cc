@@ -18,16 +18,14 @@ namespace er {
 static Napi::Value Read(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   Bytes b = ArgByteRange(info, 1, "buffer");
-  ssize_t n;
-  do n = read(fd, b.data, b.len); while (n < 0 && errno == EINTR);
+  ssize_t n = RetryEintr([&] { return read(fd, b.data, b.len); });
   return IoResult(info.Env(), n, "read");
 }
 
 static Napi::Value Write(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   Bytes b = ArgByteRange(info, 1, "buffer");
-  ssize_t n;
-  do n = write(fd, b.data, b.len); while (n < 0 && errno == EINTR);
+  ssize_t n = RetryEintr([&] { return write(fd, b.data, b.len); });
   return IoResult(info.Env(), n, "write");
 }
 
@@ -35,8 +33,7 @@ static Napi::Value Readv(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   int count = ArgIov(info, 1);
   struct iovec* iov = Data(info.Env())->iov.data();
-  ssize_t n;
-  do n = readv(fd, iov, count); while (n < 0 && errno == EINTR);
+  ssize_t n = RetryEintr([&] { return readv(fd, iov, count); });
   return IoResult(info.Env(), n, "readv");
 }
 
@@ -44,8 +41,7 @@ static Napi::Value Writev(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   int count = ArgIov(info, 1);
   struct iovec* iov = Data(info.Env())->iov.data();
-  ssize_t n;
-  do n = writev(fd, iov, count); while (n < 0 && errno == EINTR);
+  ssize_t n = RetryEintr([&] { return writev(fd, iov, count); });
   return IoResult(info.Env(), n, "writev");
 }
 
@@ -82,8 +78,7 @@ static Napi::Value Eventfd(const Napi::CallbackInfo& info) {
 static Napi::Value EventfdRead(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   eventfd_t value;
-  ssize_t n;
-  do n = read(fd, &value, sizeof value); while (n < 0 && errno == EINTR);
+  ssize_t n = RetryEintr([&] { return read(fd, &value, sizeof value); });
   if (n < 0) {
     if (errno == EAGAIN) return Napi::Number::New(info.Env(), -EAGAIN);
     ThrowErrno(info.Env(), errno, "eventfd_read");
@@ -95,8 +90,7 @@ static Napi::Value EventfdRead(const Napi::CallbackInfo& info) {
 static Napi::Value EventfdWrite(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   eventfd_t value = static_cast<eventfd_t>(ArgInt(info, 1, "value", 0, INT64_C(9007199254740991)));
-  ssize_t n;
-  do n = write(fd, &value, sizeof value); while (n < 0 && errno == EINTR);
+  ssize_t n = RetryEintr([&] { return write(fd, &value, sizeof value); });
   if (n < 0) {
     if (errno == EAGAIN) return Napi::Number::New(info.Env(), -EAGAIN);
     ThrowErrno(info.Env(), errno, "eventfd_write");
@@ -152,15 +146,7 @@ static Napi::Value Poll(const Napi::CallbackInfo& info) {
     pfds[k].revents = 0;
   }
   // As epoll_wait: a signal does not restart the whole timeout, only what is left of it.
-  int64_t deadline = timeout > 0 ? MonotonicNs() + static_cast<int64_t>(timeout) * 1000000 : 0;
-  int r;
-  while ((r = poll(pfds.data(), n, timeout)) < 0 && errno == EINTR) {
-    if (timeout > 0) {
-      int64_t left = deadline - MonotonicNs();
-      if (left <= 0) { r = 0; break; }
-      timeout = static_cast<int>((left + 999999) / 1000000);
-    }
-  }
+  int r = RetryWaitEintr(timeout, 1000000, [&](int64_t ms) { return poll(pfds.data(), n, static_cast<int>(ms)); });
   if (r < 0) ThrowErrno(env, errno, "poll");
   for (size_t k = 0; k < n; k++) t[3 * k + 2] = static_cast<uint16_t>(pfds[k].revents);
   return Napi::Number::New(env, r);

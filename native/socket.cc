@@ -100,8 +100,7 @@ static Napi::Value Listen(const Napi::CallbackInfo& info) {
 static Napi::Value Accept4(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   int flags = static_cast<int>(ArgIntOr(info, 1, "flags", 0, INT_MAX, 0));
-  int c;
-  do c = accept4(fd, nullptr, nullptr, flags | SOCK_CLOEXEC); while (c < 0 && errno == EINTR);
+  int c = RetryEintr([&] { return accept4(fd, nullptr, nullptr, flags | SOCK_CLOEXEC); });
   return IoResult(info.Env(), c, "accept4");
 }
 
@@ -239,8 +238,7 @@ static Napi::Value Send(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   Bytes b = ArgByteRange(info, 1, "buffer");
   int flags = static_cast<int>(ArgIntOr(info, 4, "flags", 0, INT_MAX, 0));
-  ssize_t n;
-  do n = send(fd, b.data, b.len, flags | MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+  ssize_t n = RetryEintr([&] { return send(fd, b.data, b.len, flags | MSG_NOSIGNAL); });
   return IoResult(info.Env(), n, "send");
 }
 
@@ -248,8 +246,7 @@ static Napi::Value Recv(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   Bytes b = ArgByteRange(info, 1, "buffer");
   int flags = static_cast<int>(ArgIntOr(info, 4, "flags", 0, INT_MAX, 0));
-  ssize_t n;
-  do n = recv(fd, b.data, b.len, flags); while (n < 0 && errno == EINTR);
+  ssize_t n = RetryEintr([&] { return recv(fd, b.data, b.len, flags); });
   return IoResult(info.Env(), n, "recv");
 }
 
@@ -263,8 +260,7 @@ static Napi::Value Sendmsg(const Napi::CallbackInfo& info) {
   memset(&msg, 0, sizeof msg);
   msg.msg_iov = Data(env)->iov.data();
   msg.msg_iovlen = static_cast<size_t>(count);
-  ssize_t n;
-  do n = sendmsg(fd, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+  ssize_t n = RetryEintr([&] { return sendmsg(fd, &msg, MSG_NOSIGNAL); });
   return IoResult(env, n, "sendmsg");
 }
 

@@ -84,13 +84,12 @@ static Napi::Value TimerfdGettime(const Napi::CallbackInfo& info) {
 static Napi::Value TimerfdRead(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   uint64_t count;
-  ssize_t n;
-  do n = read(fd, &count, sizeof count); while (n < 0 && errno == EINTR);
+  ssize_t n = RetryEintr([&] { return read(fd, &count, sizeof count); });
   if (n < 0) {
     if (errno == EAGAIN) return Napi::Number::New(info.Env(), -EAGAIN);
-    ThrowErrno(info.Env(), errno, "read");
+    ThrowErrno(info.Env(), errno, "timerfd_read");
   }
-  if (n != sizeof count) ThrowErrno(info.Env(), EINVAL, "read");
+  if (n != sizeof count) ThrowErrno(info.Env(), EINVAL, "timerfd_read");
   return Napi::Number::New(info.Env(), static_cast<double>(count));
 }
 

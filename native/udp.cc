@@ -133,17 +133,11 @@ static size_t ArgVlen(const Napi::CallbackInfo& info, size_t i, U32s msgs) {
 }
 
 static inline int RawRecvmmsg(int fd, struct mmsghdr* h, size_t n, int flags) {
-  int r;
-  do r = static_cast<int>(syscall(SYS_recvmmsg, static_cast<long>(fd), h, static_cast<long>(n), static_cast<long>(flags), nullptr));
-  while (r < 0 && errno == EINTR);
-  return r;
+  return RetryEintr([&] { return static_cast<int>(syscall(SYS_recvmmsg, static_cast<long>(fd), h, static_cast<long>(n), static_cast<long>(flags), nullptr)); });
 }
 
 static inline int RawSendmmsg(int fd, struct mmsghdr* h, size_t n, int flags) {
-  int r;
-  do r = static_cast<int>(syscall(SYS_sendmmsg, static_cast<long>(fd), h, static_cast<long>(n), static_cast<long>(flags)));
-  while (r < 0 && errno == EINTR);
-  return r;
+  return RetryEintr([&] { return static_cast<int>(syscall(SYS_sendmmsg, static_cast<long>(fd), h, static_cast<long>(n), static_cast<long>(flags))); });
 }
 
 static void SetHeader(Scratch& s, size_t k, uint8_t* data, socklen_t namelen) {

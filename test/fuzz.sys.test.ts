@@ -44,7 +44,7 @@ const replay = {
 
 type Fn = (...args: unknown[]) => unknown;
 const api = sys as unknown as Record<string, Fn>;
-const C = sys as unknown as Record<string, number>;
+const C = sys;
 const INT_MAX = 2 ** 31 - 1;
 
 // ── Numbers no fd can have ─────────────────────────────────────────────────────────────────

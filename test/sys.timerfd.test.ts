@@ -98,6 +98,6 @@ describe('timerfd', () => {
     expectSystemError(() => sys.timerfd_settime(r, 0, { value: 1 }), 'EINVAL', 'timerfd_settime');
     [t, r, w].forEach((fd) => sys.close(fd));
     expectSystemError(() => sys.timerfd_gettime(t), 'EBADF', 'timerfd_gettime');
-    expectSystemError(() => sys.timerfd_read(t), 'EBADF', 'read');
+    expectSystemError(() => sys.timerfd_read(t), 'EBADF', 'timerfd_read'); // its own name, as eventfd_read's
   });
 });

@@ -74,11 +74,11 @@ type WriteCallback = ((e?: Error | null) => void) | undefined;
  * storage back, and the next iteration would grow it again.
  */
 class WriteSet {
-  owners: StreamOwner[] = [];
+  owners: (StreamOwner | null)[] = [];
   bufs: Uint8Array[] = [];
   cbs: WriteCallback[] = [];
   count = 0;
-  writers: StreamOwner[] = [];
+  writers: (StreamOwner | null)[] = [];
   writerCount = 0;
 
   add(owner: StreamOwner, buf: Uint8Array, cb: WriteCallback): void {
@@ -110,7 +110,8 @@ const ENOBUFS = -sys.errno.ENOBUFS!;
 const CLOSING = sys.EPOLLRDHUP | sys.EPOLLHUP | sys.EPOLLERR;
 /** _batchSent of a writer whose whole batch is settled already (no errno is this large). */
 const SETTLED = -0x7fffffff;
-const NO_OWNER = null as unknown as StreamOwner;
+/** An emptied slot: the owner is let go (for the GC) until the slot is reused. */
+const NO_OWNER = null;
 
 /**
  * A chunk handed to 'data': a Buffer over a region of the read slab (an ArrayBuffer), built as
@@ -153,7 +154,7 @@ export class StreamBatch {
   // fields: the `.buffer` getter costs about as much again. Replaced with their arrays.
   private readFdsAB = this.readFds.buffer;
   private readRangesAB = this.readRanges.buffer;
-  private readers: StreamOwner[] = [];
+  private readers: (StreamOwner | null)[] = [];
   private readCount = 0;
   /** What each read of the current batch asked for (readAll). */
   private readShare = 0;

@@ -44,7 +44,32 @@ export interface AttachHandle {
   readonly __attachHandle: unique symbol;
 }
 
-export interface Native {
+/** The UDP natives (native/udp.cc, native/inet.cc): typed in lib/sys/udp.ts's terms. */
+export interface UdpNative {
+  recvmmsg(fd: number, buffer: Bytes, msgs: Words<Int32Array>, vlen: number, flags?: number): number;
+  sendmmsg(fd: number, buffer: Bytes, msgs: Words<Int32Array>, vlen: number, flags?: number): number;
+  recvmmsg_many(
+    fds: Words<Int32Array>,
+    count: number,
+    buffer: Bytes,
+    start: number,
+    slot: number,
+    msgs: Words<Int32Array>,
+    results: Words<Int32Array>,
+  ): number;
+  sendmmsg_many(fds: Words<Int32Array>, count: number, buffer: Bytes, msgs: Words<Int32Array>, n: number): number;
+  connect_unspec(fd: number): void;
+  inet_pton(af: number, src: string): Buffer | null;
+  inet_ntop(af: number, src: Bytes): string;
+  if_nametoindex(name: string): number;
+  if_indextoname(index: number): string;
+  ip_mreq(group: string, iface?: string): Buffer;
+  ip_mreq_source(group: string, iface: string, source: string): Buffer;
+  ipv6_mreq(group: string, ifindex?: number): Buffer;
+  group_source_req(ifindex: number, group: string, source: string): Buffer;
+}
+
+export interface Native extends UdpNative {
   constants: Record<string, number>;
   errno: Record<string, number>;
   makeSystemError(errno: number, syscall: string): Error;
@@ -119,3 +144,13 @@ function locate(): string {
 /** The path of the loaded addon (a prebuild, the local build, or `EPOLL_REACTOR_ADDON`). */
 export const addonPath: string = locate();
 export const native: Native = require(addonPath) as Native;
+
+/**
+ * A constant of the addon's table (from the C headers). Checked as the package loads: a name
+ * the addon does not define is an error here, not an `undefined` that reaches a syscall.
+ */
+export function constant(name: string, table: Readonly<Record<string, number>> = native.constants): number {
+  const value = table[name];
+  if (typeof value !== 'number') throw new Error(`epoll-reactor: the addon (${addonPath}) defines no constant ${name}`);
+  return value;
+}

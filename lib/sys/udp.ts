@@ -40,64 +40,39 @@
  * ```
  * @module
  */
-import type { Bytes, Words } from './native';
-import { native } from './native';
+import { constant, native } from './native';
 
-interface UdpNative {
-  recvmmsg(fd: number, buffer: Bytes, msgs: Words<Int32Array>, vlen: number, flags?: number): number;
-  sendmmsg(fd: number, buffer: Bytes, msgs: Words<Int32Array>, vlen: number, flags?: number): number;
-  recvmmsg_many(
-    fds: Words<Int32Array>,
-    count: number,
-    buffer: Bytes,
-    start: number,
-    slot: number,
-    msgs: Words<Int32Array>,
-    results: Words<Int32Array>,
-  ): number;
-  sendmmsg_many(fds: Words<Int32Array>, count: number, buffer: Bytes, msgs: Words<Int32Array>, n: number): number;
-  connect_unspec(fd: number): void;
-  inet_pton(af: number, src: string): Buffer | null;
-  inet_ntop(af: number, src: Bytes): string;
-  if_nametoindex(name: string): number;
-  if_indextoname(index: number): string;
-  ip_mreq(group: string, iface?: string): Buffer;
-  ip_mreq_source(group: string, iface: string, source: string): Buffer;
-  ipv6_mreq(group: string, ifindex?: number): Buffer;
-  group_source_req(ifindex: number, group: string, source: string): Buffer;
-}
-const udp = native as unknown as UdpNative;
-const k = native.constants;
+const udp = native;
 
 /** Words per message in a `msgs` array (see the table above). */
-export const MMSG_WORDS: number = k.MMSG_WORDS as number;
+export const MMSG_WORDS: number = constant('MMSG_WORDS');
 /** The most messages one recvmmsg/sendmmsg takes (`UIO_MAXIOV`); more are ignored, as the kernel does. */
-export const UIO_MAXIOV: number = k.UIO_MAXIOV as number;
-export const AF_UNSPEC: number = k.AF_UNSPEC as number;
-export const IPPROTO_IP: number = k.IPPROTO_IP as number;
-export const IPPROTO_IPV6: number = k.IPPROTO_IPV6 as number;
-export const IPPROTO_UDP: number = k.IPPROTO_UDP as number;
-export const IP_TTL: number = k.IP_TTL as number;
-export const IP_MULTICAST_TTL: number = k.IP_MULTICAST_TTL as number;
-export const IP_MULTICAST_LOOP: number = k.IP_MULTICAST_LOOP as number;
-export const IP_MULTICAST_IF: number = k.IP_MULTICAST_IF as number;
-export const IP_ADD_MEMBERSHIP: number = k.IP_ADD_MEMBERSHIP as number;
-export const IP_DROP_MEMBERSHIP: number = k.IP_DROP_MEMBERSHIP as number;
-export const IP_ADD_SOURCE_MEMBERSHIP: number = k.IP_ADD_SOURCE_MEMBERSHIP as number;
-export const IP_DROP_SOURCE_MEMBERSHIP: number = k.IP_DROP_SOURCE_MEMBERSHIP as number;
-export const IPV6_V6ONLY: number = k.IPV6_V6ONLY as number;
-export const IPV6_UNICAST_HOPS: number = k.IPV6_UNICAST_HOPS as number;
-export const IPV6_MULTICAST_HOPS: number = k.IPV6_MULTICAST_HOPS as number;
-export const IPV6_MULTICAST_LOOP: number = k.IPV6_MULTICAST_LOOP as number;
-export const IPV6_MULTICAST_IF: number = k.IPV6_MULTICAST_IF as number;
-export const IPV6_ADD_MEMBERSHIP: number = k.IPV6_ADD_MEMBERSHIP as number;
-export const IPV6_DROP_MEMBERSHIP: number = k.IPV6_DROP_MEMBERSHIP as number;
-export const MCAST_JOIN_SOURCE_GROUP: number = k.MCAST_JOIN_SOURCE_GROUP as number;
-export const MCAST_LEAVE_SOURCE_GROUP: number = k.MCAST_LEAVE_SOURCE_GROUP as number;
-export const SO_BROADCAST: number = k.SO_BROADCAST as number;
-export const MSG_TRUNC: number = k.MSG_TRUNC as number;
-export const MSG_CTRUNC: number = k.MSG_CTRUNC as number;
-export const MSG_WAITFORONE: number = k.MSG_WAITFORONE as number;
+export const UIO_MAXIOV: number = constant('UIO_MAXIOV');
+export const AF_UNSPEC: number = constant('AF_UNSPEC');
+export const IPPROTO_IP: number = constant('IPPROTO_IP');
+export const IPPROTO_IPV6: number = constant('IPPROTO_IPV6');
+export const IPPROTO_UDP: number = constant('IPPROTO_UDP');
+export const IP_TTL: number = constant('IP_TTL');
+export const IP_MULTICAST_TTL: number = constant('IP_MULTICAST_TTL');
+export const IP_MULTICAST_LOOP: number = constant('IP_MULTICAST_LOOP');
+export const IP_MULTICAST_IF: number = constant('IP_MULTICAST_IF');
+export const IP_ADD_MEMBERSHIP: number = constant('IP_ADD_MEMBERSHIP');
+export const IP_DROP_MEMBERSHIP: number = constant('IP_DROP_MEMBERSHIP');
+export const IP_ADD_SOURCE_MEMBERSHIP: number = constant('IP_ADD_SOURCE_MEMBERSHIP');
+export const IP_DROP_SOURCE_MEMBERSHIP: number = constant('IP_DROP_SOURCE_MEMBERSHIP');
+export const IPV6_V6ONLY: number = constant('IPV6_V6ONLY');
+export const IPV6_UNICAST_HOPS: number = constant('IPV6_UNICAST_HOPS');
+export const IPV6_MULTICAST_HOPS: number = constant('IPV6_MULTICAST_HOPS');
+export const IPV6_MULTICAST_LOOP: number = constant('IPV6_MULTICAST_LOOP');
+export const IPV6_MULTICAST_IF: number = constant('IPV6_MULTICAST_IF');
+export const IPV6_ADD_MEMBERSHIP: number = constant('IPV6_ADD_MEMBERSHIP');
+export const IPV6_DROP_MEMBERSHIP: number = constant('IPV6_DROP_MEMBERSHIP');
+export const MCAST_JOIN_SOURCE_GROUP: number = constant('MCAST_JOIN_SOURCE_GROUP');
+export const MCAST_LEAVE_SOURCE_GROUP: number = constant('MCAST_LEAVE_SOURCE_GROUP');
+export const SO_BROADCAST: number = constant('SO_BROADCAST');
+export const MSG_TRUNC: number = constant('MSG_TRUNC');
+export const MSG_CTRUNC: number = constant('MSG_CTRUNC');
+export const MSG_WAITFORONE: number = constant('MSG_WAITFORONE');
 
 /**
  * `int recvmmsg(int fd, struct mmsghdr *msgs, unsigned vlen, int flags, NULL)` — up to `vlen`
