@@ -18,18 +18,14 @@ namespace er {
 
 // The syscalls are made through syscall(2) rather than glibc's read() and send(): those are
 // pthread cancellation points, and in a multi-threaded process (Node always is) glibc brackets
-// each one with __pthread_enable_asynccancel / __pthread_disable_asynccancel — ~1% of an echo
-// server's CPU in perf, paid per socket. Nothing here is ever cancelled (Node does not use
+// each one with __pthread_enable_asynccancel / __pthread_disable_asynccancel, paid per socket
+// (docs/decisions/007-recvfrom.md). Nothing here is ever cancelled (Node does not use
 // pthread_cancel), so the bracket buys nothing. Same syscalls, same results, errno as usual.
 // (syscall() reads its arguments as longs: the ints are widened explicitly.)
 //
-// A read is recvfrom(fd, buf, n, 0, NULL, NULL), which on a socket is read(2) by definition (see
-// recv(2)) but goes straight to the socket layer: read(2) first passes through the VFS
-// (fdget_pos, rw_verify_area, the file-permission hook, sock_read_iter, fsnotify_access). On this
-// project's VM that is ~25 ns per read (a loopback TCP socket, 40-byte reads in a two-thread
-// process: ~850 → ~825 ns), ~0.6% of the HTTP benchmark's CPU per request. Anything that is not a
-// socket (a pipe, a tty, a file) answers ENOTSOCK without side effects and is read with read(2).
-// Sending is sendto(2) for the same reason (write(2) is ~35 ns dearer on the same socket).
+// A read is recvfrom(fd, buf, n, 0, NULL, NULL): on a socket read(2) by definition, minus the VFS
+// path; a non-socket answers ENOTSOCK and is read with read(2). Sends are sendto(2) likewise.
+// docs/decisions/007-recvfrom.md.
 static inline ssize_t RawRead(int fd, void* buf, size_t n) {
   ssize_t r = static_cast<ssize_t>(syscall(SYS_recvfrom, static_cast<long>(fd), buf, n, 0L, nullptr, nullptr));
   if (r < 0 && errno == ENOTSOCK) r = static_cast<ssize_t>(syscall(SYS_read, static_cast<long>(fd), buf, n));

@@ -23,7 +23,7 @@ static constexpr size_t kMaxEvents = 1 << 16;
 
 // epoll_wait(2) through syscall(2), as read_many and send_many do (batch.cc): glibc's epoll_wait
 // is a pthread cancellation point, bracketed with __pthread_enable/disable_asynccancel, for a
-// cancellation Node never requests (perf: 4.7% of a busy loop iteration that polled with it). It
+// cancellation Node never requests (docs/decisions/007-recvfrom.md). It
 // matters for epoll_spin, which calls it in a loop, and for the Loop on kernels without
 // epoll_pwait2 (< 5.11), where every poll is an epoll_wait. Architectures without the epoll_wait
 // syscall (arm64) get epoll_pwait with no signal mask, which is the same call.
