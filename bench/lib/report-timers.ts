@@ -212,7 +212,7 @@ function chainSection(t: TimersResult, charts: string[]): string {
   if (sets.length === 0) return '';
   const v0 = sets[0]!;
   let md = `### Chained timers: ${v0.chains} chains re-armed on firing, whole milliseconds\n\n`;
-  md += `${v0.chains} independent chains, each re-armed from its own callback with a delay of ${v0.minMs}–${v0.maxMs} ms (whole milliseconds, so Node's and libuv's truncation changes nothing; one fixed sequence, the same for every program and round), ${fmtNum(v0.count, 0)} firings recorded after ${fmtNum(v0.warmCount ?? v0.count, 0)} unrecorded ones. Each program runs once pinned to one core with \`taskset\` (all its threads: V8's helpers share the core with the loop) and once unpinned. Median across rounds (min–max).\n\n`;
+  md += `${v0.chains} independent chains, each re-armed from its own callback with a delay of ${v0.minMs}–${v0.maxMs} ms (whole milliseconds, so Node's and libuv's truncation changes nothing; one fixed sequence, the same for every program and round), ${fmtNum(v0.count, 0)} firings recorded after ${fmtNum((v0.warmCount ?? v0.count) * ((v0.passes ?? 1) - (v0.record ?? 1)), 0)} unrecorded ones. Each program runs once pinned to one core with \`taskset\` (all its threads: V8's helpers share the core with the loop) and once unpinned. Median across rounds (min–max).\n\n`;
   const rows: string[][] = [];
   for (const v of sets) rows.push(...variantRows(t, v, charts).rows);
   md += table(COLUMNS, rows);

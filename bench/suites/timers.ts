@@ -13,7 +13,7 @@
  *
  * Then the chained workload (issue 26): 10 independent chains, each re-armed from its callback
  * with a whole-millisecond delay of 1–10 ms (one fixed sequence, the same for every program and
- * every round), 5,000 firings recorded after 1,000 unrecorded ones; each program once pinned to
+ * every round), 5,000 firings recorded after 6 unrecorded passes of 1,000; each program once pinned to
  * the server core (taskset: its helper threads share that core) and once not.
  */
 import * as path from 'node:path';
@@ -89,8 +89,9 @@ function variants(ctx: Ctx): TimerVariant[] {
       maxMs: 10,
       leadMs: 0,
       chains: 10,
-      // One unrecorded pass of a fifth as many firings: the loop's code compiled and warm.
-      passes: 2,
+      // Six unrecorded passes of a fifth as many firings: with one, V8 was still compiling the
+      // loop inside the recorded pass (docs/decisions/040-timer-tails.md).
+      passes: 7,
       record: 1,
       warmCount: Math.ceil(ctx.settings.chainFirings / 5),
       pinned,
