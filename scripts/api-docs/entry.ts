@@ -5,6 +5,7 @@
  * - {@link Loop}, {@link loop}: the reactor — fd watchers, timers, immediates, two drivers
  * - {@link net}: TCP and Unix stream sockets shaped like Node's `net`
  * - {@link dgram}: UDP sockets shaped like Node's `dgram`, batched with recvmmsg/sendmmsg
+ * - {@link threads}: a Waker on eventfd and a SharedArrayBuffer message queue between threads
  *
  * ```ts
  * import { dgram, loop, Loop, net, sys } from 'epoll-reactor';   // or require('epoll-reactor')
@@ -19,6 +20,7 @@ import type * as pkg from '../../lib/index';
 
 export { LoopError, type LoopErrorCode } from '../../lib/errors';
 export * as dgram from '../../lib/dgram/index';
+export * as threads from '../../lib/threads/index';
 export * as net from '../../lib/net/index';
 export {
   Immediate,
