@@ -11,6 +11,7 @@ import * as dgram from './dgram/index';
 import * as errors from './errors';
 import * as net from './net/index';
 import * as reactor from './reactor/index';
+import * as signals from './reactor/signals';
 import * as sys from './sys/index';
 
 // The values are copied into constants rather than re-exported (`export { loop } from …`):
@@ -39,4 +40,8 @@ export type {
   TracedIteration,
   WatchCallback,
 } from './reactor/index';
+export const onSignal: typeof signals.onSignal = signals.onSignal;
+export const SignalHandle: typeof signals.SignalHandle = signals.SignalHandle;
+export type SignalHandle = signals.SignalHandle;
+export type SignalCallback = signals.SignalCallback;
 export { dgram, net, sys };
