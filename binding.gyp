@@ -13,6 +13,7 @@
         "native/attach.cc",
         "native/batch.cc",
         "native/udp.cc",
+        "native/signals.cc",
         "native/inet.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -12,6 +12,7 @@ import * as dgram from './dgram/index';
 import * as errors from './errors';
 import * as net from './net/index';
 import * as reactor from './reactor/index';
+import * as signals from './reactor/signals';
 import * as sys from './sys/index';
 import * as threads from './threads/index';
 
@@ -41,4 +42,8 @@ export type {
   TracedIteration,
   WatchCallback,
 } from './reactor/index';
+export const onSignal: typeof signals.onSignal = signals.onSignal;
+export const SignalHandle: typeof signals.SignalHandle = signals.SignalHandle;
+export type SignalHandle = signals.SignalHandle;
+export type SignalCallback = signals.SignalCallback;
 export { dgram, net, sys, threads };

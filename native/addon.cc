@@ -15,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAttach(env, exports, data);
   InitBatch(env, exports);
   InitUdp(env, exports);
+  InitSignals(env, exports);
   return exports;
 }
 

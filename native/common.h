@@ -35,6 +35,7 @@ struct AddonData {
   std::vector<int32_t> batch;              // read_many/send_many: a private copy of fds and ranges
   std::vector<uint64_t> mmsg;              // udp.cc: recvmmsg/sendmmsg headers, iovecs, addresses
   PollSet* polls = nullptr;                // live attach handles (attach.cc); outlives this struct
+  void* signals = nullptr;                 // signals.cc: the private signal loop; outlives this struct
 };
 
 AddonData* Data(Napi::Env env);
@@ -131,6 +132,7 @@ void InitSocket(Napi::Env env, Napi::Object exports);
 void InitAttach(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitBatch(Napi::Env env, Napi::Object exports);
 void InitUdp(Napi::Env env, Napi::Object exports);
+void InitSignals(Napi::Env env, Napi::Object exports);
 
 inline void SetFn(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback cb) {
   exports.Set(name, Napi::Function::New(env, cb, name));

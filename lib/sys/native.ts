@@ -112,6 +112,11 @@ export interface Native extends UdpNative {
   attach_start(epfd: number, callback: (status: number) => void): AttachHandle;
   attach_ref(handle: AttachHandle, ref: boolean): void;
   attach_stop(handle: AttachHandle): void;
+  signalOpen(): number;
+  signalStart(signum: number): number;
+  signalStop(id: number): void;
+  signalPoll(): number[];
+  signalClose(): void;
   /** A uv_prepare_t (+ a uv_idle_t) calling `callback` before each poll of Node's loop. */
   standalone_start(callback: () => void): AttachHandle;
   /** Whether Node's next poll must not block. */
