@@ -5,6 +5,7 @@
  * - `Loop`, `loop`: the reactor (lib/reactor)
  * - `net`: TCP and Unix stream sockets (lib/net)
  * - `dgram`: UDP sockets (lib/dgram)
+ * - `workers`: one loop per core, SO_REUSEPORT, rolling restarts (lib/workers)
  * @module
  */
 import * as dgram from './dgram/index';
@@ -12,6 +13,7 @@ import * as errors from './errors';
 import * as net from './net/index';
 import * as reactor from './reactor/index';
 import * as sys from './sys/index';
+import * as workers from './workers/index';
 
 // The values are copied into constants rather than re-exported (`export { loop } from …`):
 // TypeScript compiles a re-export to a getter, and redefining the exports object's placeholder
@@ -39,4 +41,4 @@ export type {
   TracedIteration,
   WatchCallback,
 } from './reactor/index';
-export { dgram, net, sys };
+export { dgram, net, sys, workers };
