@@ -1,6 +1,6 @@
 // lib/workers: a pool of threads or processes, each with its own loop and its own SO_REUSEPORT
 // listener on one port; restarts with a backoff; and --workers N on the example servers.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as nodeNet from 'node:net';
 import { tmpdir } from 'node:os';
@@ -257,6 +257,26 @@ describe('--workers N on the example servers', () => {
     const reply = await ask(Number(match[1]), 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     const exited = new Promise<number | null>((r) => proc.on('exit', r));
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
+
+describe('zero downtime under load', () => {
+  const hasWrk = spawnSync('wrk', ['-v']).error === undefined;
+  it.skipIf(!hasWrk)('a rolling restart (SIGHUP) under wrk: zero non-2xx, zero socket errors, the primary exits 0 after SIGTERM', async () => {
+    const { proc, match, output } = await startProgram([HTTP_SERVER, '--port', '0', '--workers', '2'], /listening on 127\.0\.0\.1:(\d+)/);
+    await waitFor(output, /2 workers \(threads\) ready/);
+    const wrk = runChild('wrk', ['-t1', '-c20', '-d3', `http://127.0.0.1:${match[1]}/`], { timeoutMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 800));
+    proc.kill('SIGHUP');
+    await waitFor(output, /rolling restart done\n/);
+    const r = await wrk;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\d+ requests in/);
+    expect(r.stdout).not.toMatch(/Socket errors|Non-2xx/);
+    expect(output()).toMatch(/worker 1 \(thread \d+\) listening \(generation 2\)\nworker 2 \(thread \d+\) listening \(generation 2\)\n/);
+    const exited = new Promise<number | null>((res) => proc.on('exit', res));
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
   });
