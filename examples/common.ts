@@ -3,8 +3,9 @@
  * summary of the loop (`--stats` for people, `--report` for the benchmark harness).
  */
 import { isIP } from 'node:net';
-import { type Loop, loop } from '../lib/index';
+import { type Loop, loop, workers } from '../lib/index';
 import { type Command, type Flags, type FlagValues, intFlag, parseCommandLine, usageError } from './cli';
+import { poolArgs, runPrimary, WORKER_FLAGS } from './support/workers';
 
 export interface ExampleArgs {
   port: number;
@@ -15,6 +16,10 @@ export interface ExampleArgs {
   stats: boolean;
   report: boolean;
   values: FlagValues;
+  /** `--workers N`: this process is the pool's primary and must not serve (support/workers.ts). */
+  primary: boolean;
+  /** This process is one of a pool's workers: listen with SO_REUSEPORT. */
+  reusePort: boolean;
 }
 
 /** What a server example tells `--help`, and its own flags beside {@link serverFlags}. */
@@ -25,6 +30,8 @@ export interface ExampleSpec {
   port: number;
   flags?: Flags;
   notes?: string[];
+  /** Takes `--workers N` (support/workers.ts): the server can run as N workers on one port. */
+  workers?: boolean;
 }
 
 /**
@@ -58,7 +65,8 @@ export function serverFlags(port: number): Flags {
  * prints them all and exits 0; a bad flag or value exits 2 with a message naming it.
  */
 export function exampleArgs(spec: ExampleSpec): ExampleArgs {
-  const command: Command = { about: spec.about, flags: { ...serverFlags(spec.port), ...spec.flags }, notes: spec.notes };
+  const flags = { ...serverFlags(spec.port), ...spec.flags, ...(spec.workers ? WORKER_FLAGS : {}) };
+  const command: Command = { about: spec.about, flags, notes: spec.notes };
   const values = parseCommandLine(command);
   const port = intFlag(values, 'port', 0, 65535);
   const host = hostFlag(values);
@@ -68,7 +76,16 @@ export function exampleArgs(spec: ExampleSpec): ExampleArgs {
     const ms = intFlag(values, 'exit-after', 0);
     loop.setTimeout(() => process.exit(0), ms).unref();
   }
-  return { port, host, backlog, driver: values.driver, stats: values.stats === true, report: values.report === true, values };
+  const pool = spec.workers ? poolArgs(values) : null;
+  const primary = pool !== null && !workers.isWorker;
+  if (primary) runPrimary(scriptName(), values, pool, announce);
+  const stats = values.stats === true && !primary;
+  const report = values.report === true && !primary;
+  return { port, host, backlog, driver: values.driver, stats, report, values, primary, reusePort: workers.isWorker };
+}
+
+function scriptName(): string {
+  return (process.argv[1] ?? 'server').replace(/^.*\//, '').replace(/\.[cm]?js$/, '');
 }
 
 /** `--host`: an IP literal (IPv4, or IPv6 with or without brackets) or `localhost`; a usage error otherwise. */
@@ -100,6 +117,10 @@ export const counters = { connections: 0, requests: 0 };
  */
 export function startReporting(args: ExampleArgs, l: Loop = loop): void {
   if (!args.stats && !args.report) return;
+  if (workers.isWorker) {
+    postStatsEverySecond(l);
+    return;
+  }
   let last = l.stats();
   let lastRequests = counters.requests;
   l.setInterval(() => {
@@ -137,8 +158,29 @@ export function startReporting(args: ExampleArgs, l: Loop = loop): void {
   }, 1000).unref();
 }
 
-/** The line the benchmark harness (and people) wait for. */
+/** A pool worker's counters, cumulative, for its primary to sum (support/workers.ts). */
+function postStatsEverySecond(l: Loop): void {
+  l.setInterval(() => {
+    const s = l.stats();
+    const mem = process.memoryUsage();
+    workers.postStats({
+      connections: counters.connections,
+      requests: counters.requests,
+      iterations: s.iterations,
+      ioWakeups: s.wakeups.io,
+      events: s.events.delivered,
+      asleep: s.time.asleep,
+      busy: s.time.busy,
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+      arrayBuffersBytes: mem.arrayBuffers,
+    });
+  }, 1000).unref();
+}
+
+/** The line the benchmark harness (and people) wait for; a pool's primary says it for its workers. */
 export function announce(address: unknown): void {
+  if (workers.isWorker) return;
   const a = address as { address: string; port: number } | string | null;
   const text = typeof a === 'string' ? a : a ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : '?';
   console.log(`listening on ${text}`);

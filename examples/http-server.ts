@@ -20,8 +20,14 @@
  * - keep-alive connections idle longer than --idle-timeout are closed;
  * - a client that does not read its responses is not read from either (backpressure): the
  *   server never buffers more than ~16 KiB of responses for it.
+ *
+ * `GET /health` answers 200 `ok`, or 503 `draining` once the server drains. With `--workers N`
+ * it runs as N workers on the port (examples/support/workers.ts); a drain (SIGTERM to the
+ * primary, or a rolling restart) fails the health check for `--drain-delay` ms, closes the
+ * listener, answers each connection's next request with `Connection: close`, and closes the
+ * connections left idle.
  */
-import { type net as Net, loop, net } from '../lib/index';
+import { type net as Net, loop, net, workers } from '../lib/index';
 import { intFlag } from './cli';
 import { announce, counters, drive, exampleArgs, startReporting } from './common';
 
@@ -32,7 +38,11 @@ const args = exampleArgs({
     'header-timeout': { type: 'string', default: '10000', value: 'MS', help: "answer 408 and close when a request's head takes longer" },
     'idle-timeout': { type: 'string', default: '30000', value: 'MS', help: 'close keep-alive connections idle this long' },
   },
-  notes: ['try: curl http://127.0.0.1:8080/, or wrk -c100 http://127.0.0.1:8080/'],
+  notes: [
+    'try: curl http://127.0.0.1:8080/, or wrk -c100 http://127.0.0.1:8080/',
+    'many cores: --workers 2 (kill -HUP the primary for a rolling restart, kill -TERM to drain)',
+  ],
+  workers: true,
 });
 const HEADER_TIMEOUT_MS = intFlag(args.values, 'header-timeout', 1);
 const IDLE_TIMEOUT_MS = intFlag(args.values, 'idle-timeout', 1);
@@ -56,6 +66,23 @@ const ERRORS: Record<number, Buffer> = {
   501: errorResponse('501 Not Implemented'),
 };
 const MAX_HEAD = 8 * 1024;
+
+// ── Health and draining (--workers; a load balancer's health check) ───────────────────────────
+/** The health check fails from now on (a drain has begun). */
+let draining = false;
+/** The listener is closed: every connection closes after its next answer, or when idle. */
+let stopping = false;
+const healthHead = (status: string, body: string, connection: string): Buffer =>
+  Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: ${connection}\r\n\r\n${body}`);
+const HEALTH = [healthHead('200 OK', 'ok', 'keep-alive'), healthHead('200 OK', 'ok', 'close')];
+const UNHEALTHY = [healthHead('503 Service Unavailable', 'draining', 'keep-alive'), healthHead('503 Service Unavailable', 'draining', 'close')];
+function healthResponse(close: boolean): Buffer {
+  return (draining ? UNHEALTHY : HEALTH)[close ? 1 : 0]!;
+}
+/** `GET /health ` at `at` (the second test is enough to pass over `GET / ` cheaply). */
+function isHealthCheck(b: Buffer, at: number): boolean {
+  return b[at + 5] === 104 && b[at] === 71 && b[at + 4] === 47 && b.toString('latin1', at, at + 12) === 'GET /health ';
+}
 const MAX_BODY = 1024 * 1024;
 
 /** OK repeated k times, built once per k: one write answers k pipelined requests. */
@@ -71,6 +98,7 @@ let parsedCount = 0; // complete requests
 let parsedEnd = 0; // bytes consumed by them
 let parsedClose = false; // the last one asked to close (Connection: close, or HTTP/1.0)
 let parsedError = 0; // an HTTP status to answer with, then close; 0 = none
+let parsedHealth = false; // the last one is GET /health (parse stops after it)
 
 const CR = 13;
 const LF = 10;
@@ -141,6 +169,7 @@ function parse(b: Buffer, start: number, stop: number): void {
   parsedEnd = start;
   parsedClose = false;
   parsedError = 0;
+  parsedHealth = false;
   let pos = start;
   while (pos < stop) {
     const limit = Math.min(stop, pos + MAX_HEAD + 4);
@@ -233,7 +262,13 @@ function parse(b: Buffer, start: number, stop: number): void {
     const end = line + Math.max(bodyLength, 0);
     if (end > stop) return; // the body is still on its way
     parsedCount++;
+    const health = isHealthCheck(b, pos);
     parsedEnd = pos = end;
+    if (health) {
+      parsedHealth = true;
+      parsedClose = !keepAlive;
+      return;
+    }
     if (!keepAlive) {
       parsedClose = true;
       return;
@@ -264,30 +299,46 @@ function onData(conn: Conn, b: Buffer, start: number, end: number): void {
     end = b.length;
   }
   conn.lastActive = loop.now();
-  parse(b, start, end);
-  const count = parsedCount;
-  counters.requests += count;
-  if (parsedError !== 0) {
-    if (count > 0) socket.write(okTimes(count));
-    closeWith(conn, parsedError);
+  for (;;) {
+    parse(b, start, end);
+    const count = parsedCount;
+    counters.requests += count;
+    if (parsedError !== 0) {
+      if (count > 0) socket.write(okTimes(count));
+      closeWith(conn, parsedError);
+      return;
+    }
+    // Draining: the last complete request of the read is answered with Connection: close.
+    const close = parsedClose || (stopping && count > 0 && parsedEnd === end);
+    const last = parsedHealth ? healthResponse(close) : close ? OK_CLOSE : null;
+    if (close) {
+      if (count > 1) socket.write(okTimes(count - 1));
+      socket.end(last!);
+      conn.closing = true;
+      return;
+    }
+    if (last !== null) {
+      // A health check ends parse()'s batch: answer it, then go on with what follows.
+      if (count > 1) socket.write(okTimes(count - 1));
+      if (!socket.write(last)) socket.pause();
+      conn.partial = null;
+      if (parsedEnd === end) return;
+      start = parsedEnd;
+      continue;
+    }
+    if (parsedEnd < end) {
+      if (conn.partial === null || count > 0) conn.partialSince = conn.lastActive;
+      conn.partial = b.subarray(parsedEnd, end);
+    } else {
+      conn.partial = null;
+    }
+    // A client that does not read its responses stops being read (until 'drain').
+    if (count > 0 && !socket.write(okTimes(count))) socket.pause();
     return;
   }
-  if (parsedClose) {
-    if (count > 1) socket.write(okTimes(count - 1));
-    socket.end(OK_CLOSE);
-    return;
-  }
-  if (parsedEnd < end) {
-    if (conn.partial === null || count > 0) conn.partialSince = conn.lastActive;
-    conn.partial = b.subarray(parsedEnd, end);
-  } else {
-    conn.partial = null;
-  }
-  // A client that does not read its responses stops being read (until 'drain').
-  if (count > 0 && !socket.write(okTimes(count))) socket.pause();
 }
 
-const server = net.createServer({ allowHalfOpen: false }, (socket) => {
+const server = net.createServer({ allowHalfOpen: false, reusePort: args.reusePort }, (socket) => {
   counters.connections++;
   const conn: Conn = { socket, partial: null, partialSince: 0, lastActive: loop.now(), closing: false };
   conns.add(conn);
@@ -333,6 +384,36 @@ server.on('error', (e) => {
   console.error(`http-server: ${e.message}`);
   process.exit(1);
 });
-server.listen({ port: args.port, host: args.host, backlog: args.backlog }, () => announce(server.address()));
-startReporting(args);
-void drive(args.driver);
+/**
+ * Draining (a pool worker told to): the health check fails at once; when the listener closes,
+ * connections close after their next answer, and those idle for DRAIN_IDLE_MS are closed (a
+ * keep-alive client that sends a request just then sees the close: HTTP/1.1's own race, which
+ * a client retries — so only connections quiet for a while are closed).
+ */
+const DRAIN_IDLE_MS = 200;
+workers.serve(server, {
+  onDraining() {
+    draining = true;
+  },
+  onClosing() {
+    stopping = true;
+    loop.setInterval(() => {
+      const now = loop.now();
+      for (const conn of conns) {
+        if (!conn.closing && conn.partial === null && now - conn.lastActive >= DRAIN_IDLE_MS) {
+          conn.closing = true;
+          conns.delete(conn);
+          conn.socket.end();
+          loop.setTimeout(() => conn.socket.destroy(), 1000).unref();
+        }
+      }
+    }, 50).unref();
+  },
+});
+
+// With --workers N this process only supervises N workers, each running this file.
+if (!args.primary) {
+  server.listen({ port: args.port, host: args.host, backlog: args.backlog }, () => announce(server.address()));
+  startReporting(args);
+  void drive(args.driver);
+}

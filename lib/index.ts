@@ -6,6 +6,7 @@
  * - `net`: TCP and Unix stream sockets (lib/net)
  * - `dgram`: UDP sockets (lib/dgram)
  * - `threads`: a Waker (eventfd) and a message queue between threads (lib/threads)
+ * - `workers`: one loop per core, SO_REUSEPORT, rolling restarts (lib/workers)
  * @module
  */
 import * as dgram from './dgram/index';
@@ -15,6 +16,7 @@ import * as reactor from './reactor/index';
 import * as signals from './reactor/signals';
 import * as sys from './sys/index';
 import * as threads from './threads/index';
+import * as workers from './workers/index';
 
 // The values are copied into constants rather than re-exported (`export { loop } from …`):
 // TypeScript compiles a re-export to a getter, and redefining the exports object's placeholder
@@ -46,4 +48,4 @@ export const onSignal: typeof signals.onSignal = signals.onSignal;
 export const SignalHandle: typeof signals.SignalHandle = signals.SignalHandle;
 export type SignalHandle = signals.SignalHandle;
 export type SignalCallback = signals.SignalCallback;
-export { dgram, net, sys, threads };
+export { dgram, net, sys, threads, workers };

@@ -37,7 +37,9 @@ export {
   type WatchCallback,
   Watcher,
 } from '../../lib/reactor/index';
+export { onSignal, type SignalCallback, SignalHandle } from '../../lib/reactor/signals';
 export * as sys from '../../lib/sys/index';
+export * as workers from '../../lib/workers/index';
 
 // Fails to compile (so `npm run docs` fails) when lib/index.ts exports a value this file does not.
 type Missing = Exclude<keyof typeof pkg, keyof typeof docs>;
