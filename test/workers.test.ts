@@ -150,7 +150,7 @@ describe.each(['thread', 'process'] as const)('a pool, mode %s', (mode) => {
       const pool = startPool({ count: 2, mode, argv: [String(portOf(taken.address()))] });
       expect(pool.mode).toBe(mode);
       const port = portOf(taken.address());
-      await expect(pool.ready).rejects.toThrow(`worker 1 failed to start: EADDRINUSE: address already in use, bind 127.0.0.1:${port} (exited with code 1)`);
+      await expect(pool.ready).rejects.toThrow(`worker 1 failed to start: listen EADDRINUSE: address already in use 127.0.0.1:${port} (exited with code 1)`);
     } finally {
       taken.close();
     }
@@ -206,7 +206,7 @@ describe('--workers N on the example servers', () => {
       const port = portOf(taken.address());
       const r = await runChild(process.execPath, [HTTP_SERVER, '--port', String(port), '--workers', '2'], { timeoutMs: 15_000 });
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain(`http-server: worker 1 failed to start: EADDRINUSE: address already in use, bind 127.0.0.1:${port} (exited with code 1)`);
+      expect(r.stderr).toContain(`http-server: worker 1 failed to start: listen EADDRINUSE: address already in use 127.0.0.1:${port} (exited with code 1)`);
     } finally {
       taken.close();
     }

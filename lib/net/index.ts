@@ -1,60 +1,63 @@
 /**
- * `net`: TCP and Unix stream sockets on the reactor, shaped like Node's `net`.
+ * `net`: TCP and Unix stream sockets on the reactor, shaped like Node's `net` — sockets are
+ * `stream.Duplex`es, host names resolve through `dns.lookup`, errors read as Node's.
  *
  * @example
  * ```ts
  * import { net } from 'epoll-reactor';
- * const server = net.createServer((socket) => {
- *   socket.on('data', (chunk) => socket.write(chunk)); // echo
- * });
+ * const server = net.createServer((socket) => socket.pipe(socket)); // echo
  * server.listen(7000, '127.0.0.1');
  * ```
  * @module
  */
-import { invalidArgType } from '../errors';
-import { checkPort, ipEndpoint, unixEndpoint } from './address';
 import { type ConnectionListener, Server, type ServerOptions } from './server';
+import type { ConnectOptions } from './connect';
+import { normalizeArgs } from './connect';
 import { Socket, type SocketOptions } from './socket';
 
-export { type ConnectionListener, type ListenOptions, Server, type ServerOptions } from './server';
-export { type ReadHandler, Socket, type SocketOptions, type WriteCallback } from './socket';
+export {
+  type ConnectOptions,
+  getDefaultAutoSelectFamily,
+  getDefaultAutoSelectFamilyAttemptTimeout,
+  type LookupFunction,
+  setDefaultAutoSelectFamily,
+  setDefaultAutoSelectFamilyAttemptTimeout,
+} from './connect';
+export type { NetSystemError } from './errors';
+export { type ConnectionListener, type ListenOptions, Server, type ServerConstructor, type ServerEvents, type ServerOptions } from './server';
+export { type ReadHandler, Socket, type SocketConstructor, type SocketEvents, type SocketOptions, type WriteCallback } from './socket';
 
 /** `createServer(options?, onConnection?)`, as Node's. */
+export function createServer(connectionListener?: ConnectionListener): Server;
+export function createServer(options?: ServerOptions, connectionListener?: ConnectionListener): Server;
 export function createServer(options?: ServerOptions | ConnectionListener, onConnection?: ConnectionListener): Server {
-  if (typeof options === 'function') return new Server({}, options);
-  return new Server(options ?? {}, onConnection);
+  return new Server(options as ServerOptions, onConnection);
 }
 
-export interface ConnectOptions extends SocketOptions {
-  port?: number;
-  host?: string;
-  path?: string;
-}
+/** What `connect`/`createConnection` take: the socket's options and where to connect. */
+export type NetConnectOpts = ConnectOptions & SocketOptions;
 
 /**
  * `connect(port, host?, onConnect?)`, `connect(path, onConnect?)` or
- * `connect({ port, host } | { path }, onConnect?)`: a non-blocking connect. `'connect'` follows,
- * or `'error'` (ECONNREFUSED, ETIMEDOUT, …) then `'close'`.
+ * `connect(options, onConnect?)`: a non-blocking connect, after a `dns.lookup` for a host name.
+ * `'connect'` follows, or `'error'` (ECONNREFUSED, ENOTFOUND, …) then `'close'`.
  */
+export function connect(options: NetConnectOpts, connectionListener?: () => void): Socket;
+export function connect(port: number | string, host?: string, connectionListener?: () => void): Socket;
+export function connect(path: string, connectionListener?: () => void): Socket;
 export function connect(...args: unknown[]): Socket {
-  const onConnect = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : undefined;
-  const [a, b] = args;
-  let opts: ConnectOptions;
-  if (a !== null && typeof a === 'object') opts = a as ConnectOptions;
-  else if (typeof a === 'string' && !/^\d+$/.test(a)) opts = { path: a };
-  else opts = { port: a as number, host: b as string | undefined };
-  const endpoint =
-    opts.path !== undefined ? unixEndpoint(opts.path) : ipEndpoint(opts.host, checkPort(opts.port), '127.0.0.1');
-  const socket = new Socket(opts);
-  if (onConnect) {
-    if (typeof onConnect !== 'function') throw invalidArgType('connectListener', 'of type function', onConnect);
-    socket.once('connect', onConnect);
-  }
-  socket._connect(endpoint);
-  return socket;
+  const [options] = normalizeArgs(args);
+  const socket = new Socket(socketOptions(options as NetConnectOpts));
+  return (socket.connect as (...a: unknown[]) => Socket)(...args);
+}
+
+/** The Socket constructor's share of connect options (Node passes them all; so do we, minus what the socket takes as connect arguments). */
+function socketOptions(o: NetConnectOpts): SocketOptions {
+  const { signal: _signal, timeout: _timeout, ...rest } = o as NetConnectOpts & Record<string, unknown>;
+  return rest as SocketOptions;
 }
 
 /** Alias of {@link connect}, as in Node. */
 export const createConnection = connect;
 
-export { isIP, isIPv4, isIPv6 } from 'node:net';
+export { isIP, isIPv4, isIPv6, SocketAddress, BlockList } from 'node:net';

@@ -12,30 +12,55 @@
  * until the queue is empty, and re-opens the spare — libuv's trick. `'drop'` reports each one.
  * If even that fails, accepting pauses for 100 ms.
  */
+import * as dns from 'node:dns';
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { invalidArgType } from '../errors';
 import { loop as defaultLoop, type Loop, type Timer, type Watcher } from '../reactor/index';
 import type { LoopState } from '../reactor/core';
 import { internals } from '../reactor/internal';
 import * as sys from '../sys/index';
-import { checkPort, type Endpoint, ipEndpoint, unixEndpoint } from './address';
-import { decorate, Socket, type SocketOptions } from './socket';
+import type { Endpoint } from './address';
+import { isPipeName, normalizeArgs, validatePort } from './connect';
+import { codedError, fromSys, invalidArgValue } from './errors';
+import { type Socket, SocketImpl, type SocketOptions } from './socket';
 
 const ACCEPTS_PER_WAKEUP = 128;
 
-export interface ServerOptions extends SocketOptions {
+export interface ServerOptions extends Omit<SocketOptions, 'fd' | 'signal'> {
   /** SO_REUSEPORT: several servers (processes) share the port; the kernel balances. */
   reusePort?: boolean;
   /** Refuse connections beyond this many (closed at once, reported with 'drop'). */
   maxConnections?: number;
+  /** Accepted sockets do not read until resume() (as Node's). */
+  pauseOnConnect?: boolean;
 }
 
 export interface ListenOptions {
-  port?: number;
+  port?: number | string;
   host?: string;
   path?: string;
   backlog?: number;
+  /** Listen on this already bound (or listening) socket fd. */
+  fd?: number;
+  /** IPV6_V6ONLY: `::` does not take IPv4 connections too. */
+  ipv6Only?: boolean;
+  /** Accepted for Node's signature; without cluster it changes nothing. */
+  exclusive?: boolean;
+  /** Close the server when this signal aborts. */
+  signal?: AbortSignal;
+  readableAll?: boolean;
+  writableAll?: boolean;
+}
+
+/** The events of a Server, with their arguments. */
+export interface ServerEvents {
+  close: [];
+  connection: [socket: Socket];
+  error: [error: Error];
+  listening: [];
+  drop: [data?: { reason?: string; localAddress?: string; localPort?: number; remoteAddress?: string; remotePort?: number }];
 }
 
 export type ConnectionListener = (socket: Socket) => void;
@@ -60,8 +85,10 @@ function onAcceptable(_events: number, watcher: Watcher): void {
  *   .listen(7000, '127.0.0.1');
  * ```
  */
-export class Server extends EventEmitter {
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed events are declared in the interface below
+export class ServerImpl extends EventEmitter {
   readonly loop: Loop;
+  /** The loop's internal state (its write batch, whether it is mid-iteration, deferred callbacks). */
   private readonly loopState: LoopState;
   /** Connections accepted and not yet closed. */
   connections = 0;
@@ -74,10 +101,16 @@ export class Server extends EventEmitter {
   private backoff: Timer | null = null;
   private closing = false;
   private refed = true;
+  /** A Unix socket path this server created (and unlinks on close). */
+  private ownsPath = false;
 
-  constructor(options: ServerOptions = {}, onConnection?: ConnectionListener) {
+  constructor(options?: ServerOptions | ConnectionListener, onConnection?: ConnectionListener) {
     super();
-    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+    if (typeof options === 'function') {
+      onConnection = options;
+      options = {};
+    } else if (options === undefined || options === null) options = {};
+    else if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
     this.options = options;
     this.loop = options.loop ?? defaultLoop;
     this.loopState = internals(this.loop);
@@ -93,44 +126,116 @@ export class Server extends EventEmitter {
   }
 
   /**
-   * `listen(port, host?, backlog?, cb?)`, `listen(path, backlog?, cb?)` or
-   * `listen({ port, host, path, backlog }, cb?)`. Without a host: `::` (both IPv6 and IPv4), or
-   * `0.0.0.0` where IPv6 is unavailable — as Node. Errors (EADDRINUSE, EACCES…) are emitted as
-   * `'error'`, with `address` and `port`.
+   * `listen(port?, host?, backlog?, cb?)`, `listen(path, backlog?, cb?)`, `listen(options, cb?)`
+   * or `listen({ fd })`, as Node's. Without a host: `::` (IPv6 and IPv4), or `0.0.0.0` where IPv6
+   * is unavailable; a host name is resolved with dns.lookup. Errors (EADDRINUSE, EACCES…) are
+   * emitted as `'error'` with syscall `listen`, `address` and `port`.
    */
+  listen(port?: number | string, hostname?: string, backlog?: number, listeningListener?: () => void): this;
+  listen(port?: number | string, hostname?: string, listeningListener?: () => void): this;
+  listen(port?: number | string, backlog?: number, listeningListener?: () => void): this;
+  listen(port?: number | string, listeningListener?: () => void): this;
+  listen(path: string, backlog?: number, listeningListener?: () => void): this;
+  listen(path: string, listeningListener?: () => void): this;
+  listen(options: ListenOptions, listeningListener?: () => void): this;
   listen(...args: unknown[]): this {
-    const cb = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : undefined;
-    let opts: ListenOptions;
-    const [a, b, c] = args;
-    if (a !== null && typeof a === 'object') opts = a as ListenOptions;
-    else if (typeof a === 'string' && !/^\d+$/.test(a)) opts = { path: a, backlog: b as number | undefined };
-    else if (typeof b === 'number') opts = { port: a as number, backlog: b };
-    else opts = { port: (a ?? 0) as number, host: b as string | undefined, backlog: c as number | undefined };
-    if (this.watcher !== null) throw new Error('Server is already listening (ERR_SERVER_ALREADY_LISTEN)');
-    const backlog = opts.backlog ?? 511;
-    if (!Number.isInteger(backlog) || backlog < 0) throw invalidArgType('backlog', 'a non-negative integer', backlog);
-    let endpoint: Endpoint;
-    if (opts.path !== undefined) endpoint = unixEndpoint(opts.path);
-    else {
-      const port = checkPort(opts.port ?? 0);
-      endpoint = ipEndpoint(opts.host, port, ipv6Available() ? '::' : '0.0.0.0');
+    const [normalized, cb] = normalizeArgs(args);
+    let options = normalized as ListenOptions & Record<string, unknown>;
+    if (this.watcher !== null) throw codedError('ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');
+    if (cb !== null) this.once('listening', cb);
+    const backlogFromArgs = toNumber(args.length > 1 && args[1]) || toNumber(args.length > 2 && args[2]);
+    options = ((options as { _handle?: unknown })._handle ?? (options as { handle?: unknown }).handle ?? options) as typeof options;
+    if (options.signal !== undefined) this.closeOnAbort(options.signal);
+    if (typeof options.fd === 'number' && options.fd >= 0) {
+      this.listenOnFd(options.fd, (options.backlog || backlogFromArgs || 511) as number);
+      return this;
     }
-    if (cb) this.once('listening', cb);
-    this.closing = false;
-    try {
-      this.open(endpoint, backlog);
-    } catch (e) {
-      decorate(e, endpoint);
-      process.nextTick(() => this.emit('error', e));
+    if (args.length === 0 || typeof args[0] === 'function' || (options.port === undefined && 'port' in options) || options.port === null) {
+      options.port = 0;
     }
-    return this;
+    if (typeof options.port === 'number' || typeof options.port === 'string') {
+      const port = validatePort(options.port, 'options.port');
+      const backlog = (options.backlog || backlogFromArgs || 511) as number;
+      if (options.host) this.lookupAndListen(port, options.host, backlog, options.ipv6Only === true);
+      else this.listenOn(null, port, backlog, options.ipv6Only === true);
+      return this;
+    }
+    if (options.path && isPipeName(options.path)) {
+      const backlog = (options.backlog || backlogFromArgs || 511) as number;
+      this.start({ domain: sys.AF_UNIX, address: options.path, port: -1 }, backlog, false);
+      return this;
+    }
+    if (!('port' in options || 'path' in options)) {
+      throw invalidArgValue('options', normalized, 'must have the property "port" or "path"');
+    }
+    throw invalidArgValue('options', normalized, 'is invalid');
   }
 
-  private open(endpoint: Endpoint, backlog: number): void {
+  private closeOnAbort(signal: AbortSignal): void {
+    if (signal === null || typeof signal !== 'object' || !('aborted' in signal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+    if (signal.aborted) {
+      process.nextTick(() => this.close());
+      return;
+    }
+    const onAbort = (): void => {
+      this.close();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.once('close', () => signal.removeEventListener('abort', onAbort));
+  }
+
+  private lookupAndListen(port: number, host: string, backlog: number, ipv6Only: boolean): void {
+    if (isIP(host)) {
+      this.listenOn(host, port, backlog, ipv6Only);
+      return;
+    }
+    dns.lookup(host, (err, ip) => {
+      if (err) this.emit('error', err);
+      else this.listenOn(ip, port, backlog, ipv6Only);
+    });
+  }
+
+  /** No host: `::` if IPv6 works here, else `0.0.0.0` (as Node's createServerHandle). */
+  private listenOn(host: string | null, port: number, backlog: number, ipv6Only: boolean): void {
+    if (host === null) host = ipv6Available() ? '::' : '0.0.0.0';
+    const family = isIP(host);
+    this.start({ domain: family === 6 ? sys.AF_INET6 : sys.AF_INET, address: host, port }, backlog, ipv6Only);
+  }
+
+  private start(endpoint: Endpoint, backlog: number, ipv6Only: boolean): void {
+    this.closing = false;
+    try {
+      this.open(endpoint, backlog, ipv6Only);
+    } catch (e) {
+      const error = fromSys(e, 'listen', endpoint.address, endpoint.port, true);
+      process.nextTick(() => this.emit('error', error));
+    }
+  }
+
+  /** `listen({ fd })`: a bound socket of ours to listen on (listen() again is harmless). */
+  private listenOnFd(fd: number, backlog: number): void {
+    try {
+      const domain = sys.getsockopt(fd, sys.SOL_SOCKET, sys.SO_DOMAIN);
+      sys.setNonBlocking(fd, true);
+      sys.listen(fd, backlog);
+      this.watcher = this.loop.watch(fd, sys.EPOLLIN, onAcceptable);
+      const local = domain === sys.AF_UNIX ? { address: '', port: -1 } : sys.getsockname(fd);
+      this.endpoint = { domain, address: local.address, port: local.port };
+    } catch (e) {
+      const error = fromSys(e, 'listen', undefined, undefined, true);
+      process.nextTick(() => this.emit('error', error));
+      return;
+    }
+    this.ownsPath = false;
+    this.adoptListener(fd);
+  }
+
+  private open(endpoint: Endpoint, backlog: number, ipv6Only: boolean): void {
     const fd = sys.socket(endpoint.domain, sys.SOCK_STREAM | sys.SOCK_NONBLOCK);
     try {
       if (endpoint.domain !== sys.AF_UNIX) {
         sys.setsockopt(fd, sys.SOL_SOCKET, sys.SO_REUSEADDR, 1);
+        if (endpoint.domain === sys.AF_INET6) sys.setsockopt(fd, sys.IPPROTO_IPV6, sys.IPV6_V6ONLY, ipv6Only ? 1 : 0);
         if (this.options.reusePort) sys.setsockopt(fd, sys.SOL_SOCKET, sys.SO_REUSEPORT, 1);
         sys.bind(fd, endpoint.address, endpoint.port);
       } else {
@@ -142,13 +247,21 @@ export class Server extends EventEmitter {
       sys.close(fd);
       throw e;
     }
-    this.watcher.data = this;
-    this.watcher.onLoopClose = closeOnLoopClose;
-    if (!this.refed) this.watcher.unref();
-    this.fd = fd;
     this.endpoint = endpoint;
+    this.ownsPath = true;
+    this.adoptListener(fd);
+  }
+
+  private adoptListener(fd: number): void {
+    const watcher = this.watcher!;
+    watcher.data = this;
+    watcher.onLoopClose = closeOnLoopClose;
+    if (!this.refed) watcher.unref();
+    this.fd = fd;
     this.spareFd = openSpare();
-    process.nextTick(() => this.emit('listening'));
+    process.nextTick(() => {
+      if (this.watcher === watcher) this.emit('listening');
+    });
   }
 
   /** @internal Accept what is queued, up to ACCEPTS_PER_WAKEUP. */
@@ -178,9 +291,10 @@ export class Server extends EventEmitter {
         this.emit('drop', { reason: 'maxConnections' });
         continue;
       }
-      const socket = new Socket(this.options);
-      socket._adopt(fd, unix);
+      const socket = new SocketImpl(this.options);
+      socket._adopt(fd, unix, this.options.pauseOnConnect === true);
       socket._server = this;
+      socket.server = this;
       this.connections++;
       this.emit('connection', socket);
     }
@@ -238,15 +352,19 @@ export class Server extends EventEmitter {
    * connection has closed. `cb` gets ERR_SERVER_NOT_RUNNING if the server was not listening.
    */
   close(cb?: (err?: Error) => void): this {
-    if (cb) {
+    if (typeof cb === 'function') {
       if (this.watcher === null) {
-        const e = Object.assign(new Error('Server is not running.'), { code: 'ERR_SERVER_NOT_RUNNING' });
-        process.nextTick(cb, e);
+        this.once('close', () => cb(codedError('ERR_SERVER_NOT_RUNNING', 'Server is not running.')));
       } else {
         this.once('close', cb);
       }
     }
-    if (this.watcher === null) return this;
+    if (this.watcher === null) {
+      // As Node's _emitCloseIfDrained: 'close' still comes, once no connection is left.
+      if (this.connections === 0 && !this.closing) this.deferClose();
+      else this.closing = true;
+      return this;
+    }
     this.watcher.close();
     this.watcher = null;
     sys.close(this.fd);
@@ -255,7 +373,7 @@ export class Server extends EventEmitter {
     this.backoff = null;
     if (this.spareFd >= 0) closeSync(this.spareFd);
     this.spareFd = -1;
-    if (this.endpoint!.domain === sys.AF_UNIX && !this.endpoint!.address.startsWith('\0')) {
+    if (this.ownsPath && this.endpoint!.domain === sys.AF_UNIX && !this.endpoint!.address.startsWith('\0')) {
       try {
         unlinkSync(this.endpoint!.address);
       } catch {
@@ -275,6 +393,17 @@ export class Server extends EventEmitter {
     if (this.fd < 0) return null;
     if (this.endpoint!.domain === sys.AF_UNIX) return this.endpoint!.address;
     return sys.getsockname(this.fd);
+  }
+
+  /** Node's `server[Symbol.asyncDispose]()`: close, resolved on 'close'. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.watcher === null) return;
+    await new Promise<void>((resolve, reject) => this.close((e) => (e ? reject(e) : resolve())));
+  }
+
+  /** Node's `server._connections`. */
+  get _connections(): number {
+    return this.connections;
   }
 
   getConnections(cb: (err: Error | null, count: number) => void): this {
@@ -315,3 +444,40 @@ function ipv6Available(): boolean {
   }
   return ipv6;
 }
+
+function toNumber(x: unknown): number | false {
+  const n = Number(x);
+  return n >= 0 ? n : false;
+}
+
+// Typed events (declarations only).
+type ServerListener<K extends keyof ServerEvents> = (...args: ServerEvents[K]) => void;
+// biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own listener type
+type AnyListener = (...args: any[]) => void;
+export interface ServerImpl {
+  on<K extends keyof ServerEvents>(event: K, listener: ServerListener<K>): this;
+  on(event: string | symbol, listener: AnyListener): this;
+  once<K extends keyof ServerEvents>(event: K, listener: ServerListener<K>): this;
+  once(event: string | symbol, listener: AnyListener): this;
+  addListener<K extends keyof ServerEvents>(event: K, listener: ServerListener<K>): this;
+  addListener(event: string | symbol, listener: AnyListener): this;
+  off<K extends keyof ServerEvents>(event: K, listener: ServerListener<K>): this;
+  off(event: string | symbol, listener: AnyListener): this;
+  emit<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): boolean;
+  emit(event: string | symbol, ...args: unknown[]): boolean;
+}
+
+/** A Server, callable with or without `new` (as Node's). */
+export type Server = ServerImpl;
+export interface ServerConstructor {
+  new (options?: ServerOptions, connectionListener?: ConnectionListener): Server;
+  new (connectionListener?: ConnectionListener): Server;
+  (options?: ServerOptions, connectionListener?: ConnectionListener): Server;
+  (connectionListener?: ConnectionListener): Server;
+  readonly prototype: Server;
+}
+export const Server = new Proxy(ServerImpl, {
+  apply(target, _this, args: [ServerOptions?, ConnectionListener?]) {
+    return new target(...args);
+  },
+}) as unknown as ServerConstructor;

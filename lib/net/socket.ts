@@ -1,84 +1,94 @@
 /**
- * A TCP (or Unix stream) connection on the reactor, shaped like Node's `net.Socket`.
+ * A TCP (or Unix stream) connection on the reactor: a `stream.Duplex`, as Node's `net.Socket` is.
  *
- * How the bytes move:
+ * The reactor moves the bytes; the stream machinery sits on top:
  * - **Reading** is done by the loop (lib/reactor/stream-batch.ts): each iteration, every socket
- *   that is readable and wants data is read with one `read_many` call for all of them, into a
- *   shared slab, packed. Each `'data'` chunk is a view of the slab that nothing will ever write
- *   again: keep it, queue it, write it back — it stays valid. (A chunk keeps its slab alive; copy
- *   small chunks you hold for long with `Buffer.from(chunk)`.) One read per socket per iteration:
- *   a socket with more to read is served again next iteration, after the others and the timers,
- *   so a flooding peer cannot starve them. Sockets are registered edge-triggered (`EPOLLET`):
- *   the kernel then polls a reported socket once, not once more at the next wait to see whether
- *   it is still ready. A read shorter than asked for has drained the socket (new bytes bring a
- *   new edge), unless its event also carried a FIN or an error (those are for the next read);
- *   after such a read, or one that got all it asked for, `_readAgain` re-arms the registration.
- * - **Writing**: a write made inside an iteration is collected and sent, with every other
- *   socket's, by one `send_many` when the iteration's callbacks are done (`MSG_NOSIGNAL`: a gone
- *   peer is EPIPE, never SIGPIPE). A write made outside an iteration (from a Node callback, a
- *   promise job) is sent at once. What the kernel does not take is queued and flushed with one
- *   `sendmsg()` (gather write) when EPOLLOUT says there is room. `write()` returns false above
- *   the high-water mark; `'drain'` comes when the queue falls to the low-water mark.
- * - **Ending**: `end()` flushes what is pending, then `shutdown(SHUT_WR)`. The fd is closed
- *   (after `EPOLL_CTL_DEL`) when both directions are done, or at once by `destroy()`.
+ *   that is readable and wants data is read with one `read_many` call, into a shared slab. A
+ *   chunk is a view of the slab nothing writes again. `_read()` (the stream asking for data)
+ *   starts reading; `push()` returning false (the readable buffer is at its high-water mark)
+ *   stops it — Node's readStart/readStop. A socket that flows with nothing buffered skips the
+ *   buffer: the chunk goes straight to `'data'` (what `push()` itself does then), or, with
+ *   `onread` set, the slab range goes to the handler with no chunk made at all.
+ *   Sockets are registered edge-triggered; see read-side notes at `_readAgain`.
+ * - **Writing**: `_write`/`_writev` (the stream hands over one write, or everything it buffered,
+ *   at a time). Inside an iteration a write joins the loop's batch (one `send_many` for every
+ *   socket); outside, it is sent at once. What the kernel does not take waits in the socket's
+ *   queue (write-queue.ts) for EPOLLOUT. The stream's callback runs once the kernel has it all.
+ * - **Ending**: `_final` is `shutdown(SHUT_WR)` once everything is out; `_destroy` is
+ *   `EPOLL_CTL_DEL` + `close(fd)`, then `'close'` (with `hadError`) on the next iteration, as
+ *   Node's comes from the handle's close callback.
  */
-import { EventEmitter } from 'node:events';
+import { Duplex, type DuplexOptions } from 'node:stream';
 import { invalidArgType, outOfRange } from '../errors';
 import { loop as defaultLoop, type Loop, type Timer, type Watcher } from '../reactor/index';
+import { type StreamOwner, slabChunk } from '../reactor/stream-batch';
 import type { LoopState } from '../reactor/core';
 import { internals } from '../reactor/internal';
-import { type StreamOwner, slabChunk } from '../reactor/stream-batch';
 import * as sys from '../sys/index';
 import type { Endpoint } from './address';
+import { type ConnectArgs, type ConnectOptions, startConnect } from './connect';
+import { codedError, errnoError, fromSys } from './errors';
+import { WriteQueue } from './write-queue';
 
-const {
-  EPOLLIN,
-  EPOLLOUT,
-  EPOLLRDHUP,
-  EPOLLERR,
-  EPOLLHUP,
-  EPOLLET,
-  EPOLLONESHOT,
-  EAGAIN,
-  SOL_SOCKET,
-  SO_ERROR,
-  IPPROTO_TCP,
-  TCP_NODELAY,
-  SO_KEEPALIVE,
-  TCP_KEEPIDLE,
-} = sys;
-
-/** Scratch for sendmsg's buffer list, reused by every flush. */
-const gather: Buffer[] = [];
-const MAX_GATHER = 1024;
+const { EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLET, EPOLLONESHOT, EAGAIN, SOL_SOCKET, SO_ERROR, IPPROTO_TCP, TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE } =
+  sys;
+const ENOBUFS = -sys.errno.ENOBUFS!;
+/** Writes larger than this are not copied into the iteration's batch. */
+const BATCH_MAX = 64 * 1024;
 
 export interface SocketOptions {
   /** The loop to run on (default: the default loop). */
   loop?: Loop;
   /** Keep the writable side open after the peer ends (default false: end too, like Node). */
   allowHalfOpen?: boolean;
-  /** TCP_NODELAY (default true). */
+  /** TCP_NODELAY (default true — Node's default is false; see docs/net.md). */
   noDelay?: boolean;
   /** SO_KEEPALIVE (default false). */
   keepAlive?: boolean;
   /** TCP_KEEPIDLE in ms when keepAlive is on. */
   keepAliveInitialDelay?: number;
-  /** write() returns false once this many bytes are queued (default 16 KiB). */
+  /** write() returns false once this many bytes are buffered (default 16 KiB). */
   writableHighWaterMark?: number;
-  /** 'drain' is emitted when the queue falls to this many bytes (default 0: empty). */
-  writableLowWaterMark?: number;
+  /** Reading stops once this many bytes wait unconsumed (default 16 KiB). */
+  readableHighWaterMark?: number;
+  highWaterMark?: number;
+  /** Wrap an open, connected stream socket fd (as Node's `{ fd }`). */
+  fd?: number;
+  readable?: boolean;
+  writable?: boolean;
+  /** Destroy the socket when this signal aborts. */
+  signal?: AbortSignal;
+  /** Do not start reading until resume()/read() (what `pauseOnConnect` gives accepted sockets). */
+  pauseOnCreate?: boolean;
+  /** Node's `onread` option is not supported (see Socket.onread for our zero-copy form). */
+  onread?: never;
 }
 
 export type WriteCallback = (error?: Error | null) => void;
 /** See Socket.onread: the bytes read are `buf[start]` to `buf[end - 1]`. */
 export type ReadHandler = (this: Socket, buf: Buffer, start: number, end: number) => void;
 
-/** Error with a Node-style `code` for stream misuse. */
-function streamError(code: string, message: string): Error & { code: string } {
-  const e = new Error(message) as Error & { code: string };
-  e.code = code;
-  return e;
+/** The events of a Socket, with their arguments (what @types/node declares for Node's). */
+export interface SocketEvents {
+  close: [hadError: boolean];
+  connect: [];
+  data: [chunk: Buffer];
+  drain: [];
+  end: [];
+  error: [error: Error];
+  finish: [];
+  lookup: [error: Error | null, address: string, family: number | string | null, host: string];
+  pause: [];
+  pipe: [src: NodeJS.ReadableStream];
+  ready: [];
+  readable: [];
+  resume: [];
+  timeout: [];
+  unpipe: [src: NodeJS.ReadableStream];
 }
+type Listener<K extends keyof SocketEvents> = (...args: SocketEvents[K]) => void;
+// biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own listener type
+type AnyListener = (...args: any[]) => void;
 
 function onSocketEvents(events: number, watcher: Watcher): void {
   (watcher.data as Socket)._onEvents(events);
@@ -88,13 +98,32 @@ function destroyOnLoopClose(watcher: Watcher): void {
   (watcher.data as Socket).destroy();
 }
 
-function emitClosing(socket: Socket): void {
-  const error = socket.closeError;
-  try {
-    if (error !== null) socket.emit('error', error);
-  } finally {
-    socket.emit('close', error !== null); // even when 'error' had no listener and threw
-  }
+function emitClose(socket: Socket): void {
+  socket.emit('close', socket._hadError);
+}
+
+/** Node's writeAfterFIN: once the peer has ended a socket that is not half-open. */
+function writeAfterFIN(this: Socket, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+  if (!this.writableEnded) return Duplex.prototype.write.call(this, chunk, encoding as BufferEncoding, cb as WriteCallback);
+  if (typeof encoding === 'function') cb = encoding;
+  const er = codedError('EPIPE', 'This socket has been ended by the other party');
+  if (typeof cb === 'function') process.nextTick(cb as WriteCallback, er);
+  this.destroy(er);
+  return false;
+}
+
+/** State used by few sockets (timeouts, peers, keep-alive): allocated on first use. */
+class SocketExtras {
+  timeoutMs = 0;
+  timeoutTimer: Timer | null = null;
+  lastActive = 0;
+  peer: sys.SocketAddress | null = null;
+  keepAliveDelay = 0;
+  /** The write waiting for the connect to finish. */
+  pendingWrite: { bufs: Uint8Array[]; cb: WriteCallback } | null = null;
+  bytesPending = 0;
+  /** Where the connect under way goes (for its error's message). */
+  endpoint: Endpoint | null = null;
 }
 
 /**
@@ -102,104 +131,31 @@ function emitClosing(socket: Socket): void {
  * ```ts
  * import { net } from 'epoll-reactor';
  * const socket = net.connect(8080, '127.0.0.1', () => socket.end('hello'));
- * socket.on('data', (chunk) => console.log(chunk.toString()));
+ * socket.setEncoding('utf8');
+ * for await (const text of socket) console.log(text);
  * ```
  */
-const ENOBUFS = -sys.errno.ENOBUFS!;
-/** Bytes read and held while nobody consumes them, before reading stops. */
-const READ_HWM = 64 * 1024;
-
-/** Writes larger than this are not copied into the iteration's batch (unless order demands). */
-const BATCH_MAX = 64 * 1024;
-
-/** State used by few sockets (timeouts, connect targets, errors): allocated on first use. */
-class SocketExtras {
-  timeoutMs = 0;
-  timeoutTimer: Timer | null = null;
-  lastActive = 0;
-  peer: sys.SocketAddress | null = null;
-  endpoint: Endpoint | null = null;
-  batchError: Error | null = null;
-  closeError: Error | null = null;
-  keepAliveDelay = 0;
-}
-
-/** The write queue: buffers and their callbacks from `head` on (allocated when first needed). */
-interface WriteQueue {
-  bufs: Buffer[];
-  cbs: (WriteCallback | undefined)[];
-  head: number;
-}
-
-// Boolean state, packed into one integer per socket (`flags`): an idle connection should cost as
-// little memory as possible. Each name becomes a getter/setter on Socket.prototype (below).
-const FLAGS = {
-  connecting: 1 << 0,
-  destroyed: 1 << 1,
-  connected: 1 << 2,
-  readEnded: 1 << 3,
-  writeEnded: 1 << 4,
-  writeShut: 1 << 5,
-  refed: 1 << 6,
-  unix: 1 << 7,
-  needDrain: 1 << 8,
-  noDelay: 1 << 9,
-  keepAlive: 1 << 10,
-  heldEof: 1 << 11,
-  allowHalfOpen: 1 << 12,
-  captureRejections: 1 << 13,
-} as const;
-
-/** EventEmitter's own listener type. */
-type Listener = Parameters<EventEmitter['on']>[1];
-
-/** A listener table for EventEmitter with no prototype but fast properties (see the constructor). */
-const ListenerTable = function ListenerTable() {} as unknown as new () => object;
-ListenerTable.prototype = Object.create(null);
-
-export class Socket extends EventEmitter implements StreamOwner {
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed events are declared in the interface below
+export class SocketImpl extends Duplex implements StreamOwner {
   /** The fd, or −1 before connect / after close. */
   fd = -1;
   readonly loop: Loop;
-  /** The loop's internal state (its write batch, whether it is mid-iteration). */
+  /** The loop's internal state (its write batch, whether it is mid-iteration, deferred callbacks). */
   private readonly loopState: LoopState;
-  /** Bytes received and sent so far. */
+  /** Bytes received so far. */
   bytesRead = 0;
-  bytesWritten = 0;
-  writableHighWaterMark: number;
-  writableLowWaterMark: number;
-  /** Keep the writable side open after the peer ends (Node's allowHalfOpen). */
-  declare readonly allowHalfOpen: boolean;
-  /** A non-blocking connect is under way. */
-  declare connecting: boolean;
-  /** destroy() has been called: the fd is closed. */
-  declare destroyed: boolean;
-  declare private connected: boolean;
-  declare private readEnded: boolean;
-  declare private writeEnded: boolean;
-  declare private writeShut: boolean;
-  declare private refed: boolean;
-  /** A Unix stream socket: no TCP options. */
-  declare private unix: boolean;
-  declare private needDrain: boolean;
-  declare private noDelay: boolean;
-  declare private keepAlive: boolean;
-  declare private heldEof: boolean;
-  /** EventEmitter.captureRejections was on when it was made: 'data' goes through emit(). */
-  declare private captureRejections: boolean;
-  /** @internal The bits behind the boolean properties above. */
-  flags: number = FLAGS.refed;
-
-  private watcher: Watcher | null = null;
-  private interest = 0;
-  /** @internal Wants its readable data read (not at EOF, not holding too much unconsumed). */
+  /** A non-blocking connect (or the name lookup before it) is under way. */
+  connecting = false;
+  /** @internal Bytes handed to the kernel or to the reactor's queues (Node's _bytesDispatched). */
+  _bytesDispatched = 0;
+  /** @internal The Server that accepted this socket. */
+  _server: { _connectionClosed(): void } | null = null;
+  /** The Server that accepted this socket (as Node's `socket.server`). */
+  server: unknown = null;
+  /** @internal 'close' says whether an error destroyed the socket. */
+  _hadError = false;
+  /** @internal Wants its readable data read by the loop now. */
   _wantsRead = false;
-  /**
-   * Node's three reading states: null (nobody consumes yet: data is read and held), true
-   * (flowing: 'data' events), false (paused: held). Held data is capped at READ_HWM, after which
-   * the socket stops reading until it flows again.
-   */
-  private flowing: boolean | null = null;
   /** @internal */ _readSlot = -1;
   /** @internal */ _batchBytes = 0;
   /** @internal */ _batchCursor = 0;
@@ -207,63 +163,76 @@ export class Socket extends EventEmitter implements StreamOwner {
   /** @internal */ _batchCallbacks = false;
   /** @internal The `onread` handler, or null: 'data' events. */
   _onread: ReadHandler | null = null;
-  /** Data read but not consumed yet (not flowing): handed over in order when it flows. */
-  private held: Buffer[] | null = null;
-  private heldBytes = 0;
-  private corks = 0;
+  /** The addresses tried by autoSelectFamily, as Node's. */
+  autoSelectFamilyAttemptedAddresses?: string[];
+
+  private connected = false;
+  private readOnConnect = false;
+  private readEnded = false;
+  private unix = false;
+  private refed = true;
+  private noDelay: boolean;
+  private keepAlive: boolean;
+  private watcher: Watcher | null = null;
+  private interest = 0;
+  /** The write in flight: its callback runs when the kernel has all of it. */
+  private writeCb: WriteCallback | null = null;
   private wq: WriteQueue | null = null;
-  /** Bytes in the write queue. */
-  private queued = 0;
   /** Remainders of this iteration's batch put back at the head of the queue so far. */
   private requeued = 0;
   private ext: SocketExtras | null = null;
-  /** @internal Set by the Server that accepted this socket. */
-  _server: { _connectionClosed(): void } | null = null;
+  private onreadForward: ((chunk: Buffer) => void) | null = null;
+  private readonly captureRejections: boolean;
+  /** @internal Cancels a connect under way (lookup, attempts). */
+  _cancelConnect: (() => void) | null = null;
 
   private get x(): SocketExtras {
     return (this.ext ??= new SocketExtras());
   }
 
-  /** @internal The error destroy() was given, emitted with 'close'. */
-  get closeError(): Error | null {
-    return this.ext?.closeError ?? null;
-  }
-
   constructor(options: SocketOptions = {}) {
-    super();
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+    if (options.onread !== undefined) throw codedError('ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', 'The "onread" option is not supported: use socket.onread');
+    const streamOptions: DuplexOptions = {
+      allowHalfOpen: Boolean(options.allowHalfOpen),
+      emitClose: false,
+      autoDestroy: true,
+      decodeStrings: false,
+    };
+    if (options.highWaterMark !== undefined) streamOptions.highWaterMark = options.highWaterMark;
+    if (options.readableHighWaterMark !== undefined) streamOptions.readableHighWaterMark = options.readableHighWaterMark;
+    if (options.writableHighWaterMark !== undefined) streamOptions.writableHighWaterMark = options.writableHighWaterMark;
+    if (options.signal !== undefined) streamOptions.signal = options.signal;
+    super(streamOptions);
     this.loop = options.loop ?? defaultLoop;
     this.loopState = internals(this.loop);
-    if (options.allowHalfOpen === true) this.flags |= FLAGS.allowHalfOpen;
     this.noDelay = options.noDelay !== false;
     this.keepAlive = options.keepAlive === true;
+    this.captureRejections = (this as unknown as Record<symbol, boolean>)[Symbol.for('nodejs.rejection')] !== undefined;
     if (options.keepAliveInitialDelay) this.x.keepAliveDelay = options.keepAliveInitialDelay;
-    this.writableHighWaterMark = options.writableHighWaterMark ?? 16 * 1024;
-    this.writableLowWaterMark = options.writableLowWaterMark ?? 0;
-    // EventEmitter keeps listeners in `{ __proto__: null }`, which V8 makes a dictionary
-    // (~450 bytes per socket with a handful of events, and a hash lookup per 'data'); the same
-    // table as a fast object with in-object fields is ~60 bytes and a plain property load.
-    // Node's own emitters did this (an `EventHandlers` constructor) until Node 10.
-    // EventEmitter puts a fresh dictionary back once every listener is removed: still correct.
-    const self = this as unknown as { _events: object; _eventsCount: number };
-    self._events = new ListenerTable();
-    self._eventsCount = 0;
-    if (EventEmitter.captureRejections) this.captureRejections = true;
+    this.on('end', onReadableStreamEnd);
+    if (options.fd !== undefined) {
+      const fd = options.fd;
+      if (!Number.isInteger(fd) || fd < 0) throw invalidArgType('options.fd', 'a non-negative integer', fd);
+      sys.setNonBlocking(fd, true);
+      const unix = sys.getsockopt(fd, SOL_SOCKET, sys.SO_DOMAIN) === sys.AF_UNIX;
+      this._adopt(fd, unix, options.pauseOnCreate === true);
+      if (options.readable === false) this.push(null);
+      if (options.writable === false) this.end();
+    }
   }
+
+  // ══ Zero-copy reads ═════════════════════════════════════════════════════════════════════
 
   /**
    * Reads without a chunk: when set, each read is handed to `handler(buf, start, end)` — the
    * bytes are `buf[start]` to `buf[end - 1]`, where `buf` is the loop's read slab — instead of
-   * a `'data'` event with a Buffer of their own. No object is made per read (the chunk, ~80
-   * bytes of garbage each), which is what a server parsing requests straight out of the bytes
-   * wants (examples/http-server.ts). The slab holds other sockets' bytes too: stay within
-   * [start, end), or copy out what must be confined. Otherwise as 'data': the bytes stay
-   * valid after the call (nothing writes to the slab again; do not write to it either),
-   * setting it starts the flow as a 'data' listener does, pause()/resume() and backpressure
-   * apply, and data held before it was set arrives through it (as (chunk, 0, chunk.length)).
-   * null goes back to 'data' events.
-   * Node's sockets have a cousin, `onread` in `net.connect()` options, which copies each read
-   * into a buffer of the caller's.
+   * a `'data'` event with a Buffer of their own. No object is made per read, which is what a
+   * server parsing requests straight out of the bytes wants (examples/http-server.ts). The slab
+   * holds other sockets' bytes too: stay within [start, end). The bytes stay valid after the
+   * call. Setting it starts the flow as a 'data' listener does (it is one: data the stream
+   * buffered arrives through it as (chunk, 0, chunk.length)); pause()/resume() apply. null
+   * goes back to 'data' events. (Node's `onread` connect option copies into a caller's buffer.)
    */
   get onread(): ReadHandler | null {
     return this._onread;
@@ -271,127 +240,182 @@ export class Socket extends EventEmitter implements StreamOwner {
 
   set onread(handler: ReadHandler | null) {
     if (handler !== null && typeof handler !== 'function') throw invalidArgType('onread', 'a function or null', handler);
+    if (this.onreadForward !== null) {
+      this.removeListener('data', this.onreadForward);
+      this.onreadForward = null;
+    }
     this._onread = handler;
-    if (handler !== null && this.flowing !== false) this.resume();
-  }
-
-  // Like a Node stream: attaching a 'data' listener starts the flow, unless pause() was called.
-  // (EventEmitter's once() goes through on(); the prepend forms do not, hence their own.)
-  override on(event: string | symbol, listener: Listener): this {
-    super.on(event, listener);
-    if (event === 'data' && this.flowing !== false) this.resume();
-    return this;
-  }
-
-  override addListener(event: string | symbol, listener: Listener): this {
-    return this.on(event, listener);
-  }
-
-  override prependListener(event: string | symbol, listener: Listener): this {
-    super.prependListener(event, listener);
-    if (event === 'data' && this.flowing !== false) this.resume();
-    return this;
-  }
-
-  override prependOnceListener(event: string | symbol, listener: Listener): this {
-    super.prependOnceListener(event, listener);
-    if (event === 'data' && this.flowing !== false) this.resume();
-    return this;
+    if (handler !== null) {
+      const forward = (chunk: Buffer): void => handler.call(this, chunk, 0, chunk.length);
+      this.onreadForward = forward;
+      this.on('data', forward);
+    }
   }
 
   // ══ Opening ═════════════════════════════════════════════════════════════════════════════
 
-  /** @internal Adopt an accepted, connected, non-blocking fd. */
-  _adopt(fd: number, unix: boolean): void {
+  /** @internal Adopt an accepted (or given), connected, non-blocking fd. */
+  _adopt(fd: number, unix: boolean, paused = false): void {
     this.fd = fd;
     this.unix = unix;
     this.connected = true;
-    // Reading starts at once, as in Node: data is held until someone consumes it.
-    this._wantsRead = true;
-    this.watcher = this.loop.watch(fd, EPOLLIN | EPOLLRDHUP | EPOLLET, onSocketEvents);
+    this.watcher = this.loop.watch(fd, EPOLLONESHOT, onSocketEvents);
+    this.interest = EPOLLONESHOT;
     this.watcher.data = this;
     this.watcher.onLoopClose = destroyOnLoopClose;
     this.loopState.setStream(this.watcher, this);
-    this.interest = EPOLLIN | EPOLLRDHUP | EPOLLET;
     if (!this.refed) this.watcher.unref();
     this.applyTcpOptions();
+    if (paused) {
+      (this as unknown as { readableFlowing: boolean | null }).readableFlowing = false;
+    } else {
+      // Reading starts at once, as in Node (read(0)): data is buffered until someone consumes it.
+      this.read(0);
+    }
   }
 
-  /** @internal Start a non-blocking connect to `endpoint`. */
-  _connect(endpoint: Endpoint): void {
+  /**
+   * Connect: `connect(port, host?, cb?)`, `connect(path, cb?)` or `connect(options, cb?)` —
+   * host names are resolved with `dns.lookup` (or `options.lookup`), `'lookup'` reports it, and
+   * with `autoSelectFamily` every address is tried in turn (Node's happy eyeballs). A socket
+   * that has closed can connect again.
+   */
+  connect(options: ConnectOptions, connectListener?: () => void): this;
+  connect(port: number | string, host?: string, connectListener?: () => void): this;
+  connect(port: number | string, connectListener?: () => void): this;
+  connect(path: string, connectListener?: () => void): this;
+  connect(...args: ConnectArgs): this {
+    if (this.write !== SocketImpl.prototype.write) this.write = SocketImpl.prototype.write;
+    if (this.destroyed) this.reopen();
+    startConnect(this, args);
+    return this;
+  }
+
+  /** A closed socket connecting again: fresh stream state (Node's _undestroy). */
+  private reopen(): void {
+    (this as unknown as { _undestroy(): void })._undestroy();
+    this.connected = false;
+    this.readOnConnect = false;
+    this.readEnded = false;
+    this._hadError = false;
+    this.interest = 0;
+    this.wq = null;
+    this.writeCb = null;
+    if (this.ext !== null) this.ext.peer = null;
+  }
+
+  /** @internal Open an fd and start a non-blocking connect to `endpoint`; false + destroy on failure. */
+  _connectTo(endpoint: Endpoint, local?: { address?: string; port?: number }): Error | null {
     let fd = -1;
     try {
       fd = sys.socket(endpoint.domain, sys.SOCK_STREAM | sys.SOCK_NONBLOCK);
+      if (local !== undefined && (local.address !== undefined || local.port !== undefined)) {
+        const any = endpoint.domain === sys.AF_INET6 ? '::' : '0.0.0.0';
+        try {
+          sys.bind(fd, local.address ?? any, local.port ?? 0);
+        } catch (e) {
+          throw fromSys(e, 'bind', local.address ?? any, local.port ?? 0);
+        }
+      }
       const r =
         endpoint.domain === sys.AF_UNIX ? sys.connect(fd, endpoint.address) : sys.connect(fd, endpoint.address, endpoint.port);
       // A Unix listener with a full queue says EAGAIN; report it like Node does.
-      if (r === EAGAIN) throw sys.makeSystemError(-EAGAIN, 'connect');
+      if (r === EAGAIN) throw errnoError(EAGAIN, 'connect', endpoint.address, endpoint.port);
       // Even an immediate success is reported asynchronously, from the loop (as in Node).
       this.watcher = this.loop.watch(fd, EPOLLOUT, onSocketEvents);
     } catch (e) {
       if (fd >= 0) sys.close(fd);
-      decorate(e, endpoint);
-      process.nextTick(() => this.destroy(e as Error));
-      return;
+      const s = e as { syscall?: string };
+      return fromSys(e, s.syscall === 'bind' ? 'bind' : 'connect', endpoint.address, endpoint.port);
     }
     this.fd = fd;
     this.x.endpoint = endpoint;
     this.unix = endpoint.domain === sys.AF_UNIX;
-    this.connecting = true;
     this.watcher.data = this;
     this.watcher.onLoopClose = destroyOnLoopClose;
     this.loopState.setStream(this.watcher, this);
     this.interest = EPOLLOUT;
     if (!this.refed) this.watcher.unref();
+    return null;
   }
 
-  private finishConnect(events: number): void {
+  /** @internal Abandon a connect attempt (autoSelectFamily moving to the next address). */
+  _abandonAttempt(): void {
+    if (this.watcher !== null) {
+      this.watcher.close();
+      this.watcher = null;
+    }
+    if (this.fd >= 0) {
+      sys.close(this.fd);
+      this.fd = -1;
+    }
+  }
+
+  /** @internal The pending connect's outcome: null when connected, else the error (fd closed). */
+  _connectResult: ((error: Error) => void) | null = null;
+
+  private finishConnect(): void {
     const err = sys.getsockopt(this.fd, SOL_SOCKET, SO_ERROR);
-    if (err !== 0 || (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLOUT))) {
-      const e = sys.makeSystemError(err || sys.errno.ECONNREFUSED!, 'connect');
-      const endpoint = this.ext?.endpoint;
-      if (endpoint) decorate(e, endpoint);
-      this.destroy(e);
+    const report = this._connectResult;
+    if (err !== 0) {
+      this._abandonAttempt();
+      const ep = this.x.endpoint;
+      if (report !== null) report(errnoError(err, 'connect', ep?.address, ep?.port));
       return;
     }
+    this._connectResult = null;
+    this._cancelConnect?.();
+    this._cancelConnect = null;
     this.connecting = false;
     this.connected = true;
     this.applyTcpOptions();
-    // The socket's own state first, then the user's listeners: a listener that throws must not
-    // leave the socket half set up (the loop reports the throw and goes on).
-    if (this.queued > 0 && this.corks === 0) this.flush();
-    else this.maybeShutdown();
-    if (this.destroyed) return;
-    this.updateReading();
+    if (this.ext !== null) this.ext.lastActive = this.loop.now();
     this.updateInterest();
+    const pending = this.ext?.pendingWrite;
+    if (pending) {
+      this.ext!.pendingWrite = null;
+      this.ext!.bytesPending = 0;
+      this.dispatch(pending.bufs, pending.cb);
+    }
+    if (this.destroyed) return;
+    // Reading starts before the listeners run: one that throws must not leave the socket deaf
+    // (the loop reports the error and goes on; docs/reliability.md, "Faults under load").
+    if (this.readOnConnect) {
+      this.readOnConnect = false;
+      this._read();
+    }
+    if (this.readable && !this.isPaused()) this.read(0);
     this.emit('connect');
     this.emit('ready');
   }
 
   private applyTcpOptions(): void {
-    if (this.unix) return;
-    if (this.noDelay) sys.setsockopt(this.fd, IPPROTO_TCP, TCP_NODELAY, 1);
-    if (this.keepAlive) this.setKeepAlive(true, this.ext?.keepAliveDelay ?? 0);
+    if (this.unix || this.fd < 0) return;
+    try {
+      if (this.noDelay) sys.setsockopt(this.fd, IPPROTO_TCP, TCP_NODELAY, 1);
+      if (this.keepAlive) this.setKeepAlive(true, this.ext?.keepAliveDelay ?? 0);
+    } catch {
+      // A socket reset before we got to it: the first read or write reports it.
+    }
   }
-
 
   // ══ Events from the loop ════════════════════════════════════════════════════════════════
 
   /** @internal The watcher's callback (the loop has already handed over any read: _onRead). */
   _onEvents(events: number): void {
     if (this.connecting) {
-      this.finishConnect(events);
+      if (this.fd >= 0) this.finishConnect();
       return;
     }
-    if (events & EPOLLOUT && this.queued > 0) this.flush();
+    if (events & EPOLLOUT && this.wq !== null) this.flush();
     if (this.destroyed || this._wantsRead) return;
-    if (events & EPOLLERR) {
+    if (events & EPOLLERR && this.fd >= 0) {
       // Not reading, so no read() reports it: fetch the pending error ourselves.
       const err = sys.getsockopt(this.fd, SOL_SOCKET, SO_ERROR);
-      if (err !== 0) this.destroy(sys.makeSystemError(err, 'read'));
+      if (err !== 0) this.destroy(errnoError(err, 'read'));
     }
     // A lone EPOLLHUP while not reading is silenced by the EPOLLONESHOT interest (see
-    // updateInterest): the paused data stays in the kernel until resume().
+    // updateInterest): the data stays in the kernel until the stream reads again.
   }
 
   /** @internal This iteration's read, from the loop's batch: n bytes at `start` of the slab, 0 = EOF, −errno. */
@@ -399,21 +423,30 @@ export class Socket extends EventEmitter implements StreamOwner {
     if (n > 0) {
       this.bytesRead += n;
       if (this.ext !== null) this.ext.lastActive = this.loop.now();
-      if (this.flowing === true && this.held === null) {
+      const rs = (this as unknown as { _readableState: ReadableStateView })._readableState;
+      // Flowing with nothing buffered: what push() would do (emit 'data' now), minus its work.
+      if (rs.flowing === true && rs.length === 0 && rs.decoder === null) {
+        if (!rs.dataEmitted) rs.dataEmitted = true;
         const onread = this._onread;
         if (onread !== null) onread.call(this, slabBuf, start, start + n);
         else this.deliver(slabChunk(slab, start, n));
-      } else this.hold(slabChunk(slab, start, n));
-    } else if (n === 0) {
-      if (this.held === null && this.flowing !== false) this.onEof();
-      else {
-        this.heldEof = true;
-        this.updateReading();
+      } else if (!this.push(slabChunk(slab, start, n))) {
+        this.stopReading();
       }
+    } else if (n === 0) {
+      this.onEof();
     } else if (n !== EAGAIN && n !== ENOBUFS) {
-      this.destroy(sys.makeSystemError(-n, 'read'));
+      this.destroy(errnoError(n, 'read'));
     }
     // −EAGAIN: a spurious wake-up; −ENOBUFS: no room in this batch (see _readAgain).
+  }
+
+  private deliver(chunk: Buffer): void {
+    // One listener (the usual case): call it straight from the table, as emit() would — unless
+    // rejections are captured, which only emit() does (a rejected async listener → 'error').
+    const listener = (this as unknown as { _events: { data?: unknown } })._events.data;
+    if (typeof listener === 'function' && !this.captureRejections) listener.call(this, chunk);
+    else this.emit('data', chunk);
   }
 
   /**
@@ -427,58 +460,13 @@ export class Socket extends EventEmitter implements StreamOwner {
     if (this.watcher !== null && !this.destroyed && this.interest & EPOLLIN) this.watcher.modify(this.interest);
   }
 
-  /** Keeps a chunk nobody consumes yet (not flowing); reading stops at READ_HWM. */
-  private hold(chunk: Buffer): void {
-    (this.held ??= []).push(chunk);
-    this.heldBytes += chunk.length;
-    if (this.heldBytes >= READ_HWM) this.updateReading();
-  }
-
-  private deliver(chunk: Buffer): void {
-    if (this._onread !== null) {
-      this._onread.call(this, chunk, 0, chunk.length);
-      return;
-    }
-    // One listener (the usual case): call it straight from the table, as emit() would — unless
-    // rejections are captured, which only emit() does (a rejected async listener → 'error').
-    const listener = (this as unknown as { _events: { data?: unknown } })._events.data;
-    if (typeof listener === 'function' && !this.captureRejections) listener.call(this, chunk);
-    else this.emit('data', chunk);
-  }
-
-  /** Hands over what was held, in order, while the socket flows. */
-  private releaseHeld(): void {
-    const held = this.held;
-    try {
-      while (held !== null && held.length > 0 && this.flowing === true && !this.destroyed) {
-        const chunk = held.shift()!;
-        this.heldBytes -= chunk.length;
-        this.deliver(chunk);
-      }
-    } catch (e) {
-      // A listener threw: the error surfaces (uncaughtException, as from any nextTick), and the
-      // rest of the held data, then reading, carry on next tick, as a Node stream's would.
-      process.nextTick(() => this.releaseHeld());
-      throw e;
-    }
-    if (held !== null && held.length === 0 && this.held === held) this.held = null;
-    if (this.held === null && this.heldEof && this.flowing !== false && !this.destroyed) {
-      this.heldEof = false;
-      this.onEof();
-      return;
-    }
-    this.updateReading();
-  }
-
   private onEof(): void {
     this.readEnded = true;
     this._wantsRead = false;
     this.updateInterest();
-    // As Node's own 'end' handling runs before the user's: end our side too (unless half-open
-    // is allowed), or close if it already ended. Then tell the user.
-    if (this.writeShut) this.destroy();
-    else if (!this.allowHalfOpen) this.end();
-    this.emit('end');
+    this.push(null);
+    // Get 'end' out even when nobody reads (as Node's onStreamRead does).
+    this.read(0);
   }
 
   /** Recomputes the epoll interest from the state; one epoll_ctl only when it changed. */
@@ -487,11 +475,10 @@ export class Socket extends EventEmitter implements StreamOwner {
     if (watcher === null || this.destroyed) return;
     let want = this.connecting ? EPOLLOUT : 0;
     if (this._wantsRead) want |= EPOLLIN | EPOLLRDHUP;
-    if (this.queued > 0 && this.corks === 0) want |= EPOLLOUT;
+    if (this.wq !== null) want |= EPOLLOUT;
     // Interested in nothing: EPOLLHUP/EPOLLERR are reported whatever the mask, and one-shot
-    // reports them once at most. Otherwise edge-triggered (see the top of this file); a MOD that
-    // adds EPOLLIN or EPOLLOUT makes the kernel look at the socket, so readiness that came while
-    // it was not asked for is reported then.
+    // reports them once at most. Otherwise edge-triggered; a MOD that adds EPOLLIN or EPOLLOUT
+    // makes the kernel look at the socket, so readiness that came meanwhile is reported then.
     if (want === 0) want = EPOLLONESHOT;
     else want |= EPOLLET;
     if (want !== this.interest) {
@@ -500,222 +487,131 @@ export class Socket extends EventEmitter implements StreamOwner {
     }
   }
 
-  // ══ Reading control ═════════════════════════════════════════════════════════════════════
+  // ══ Reading control (the stream's side) ═════════════════════════════════════════════════
 
-  /** Whether the loop should read this socket: until EOF, unless enough is held unconsumed. */
-  private updateReading(): void {
-    const want = !this.readEnded && !this.destroyed && !this.heldEof && this.heldBytes < READ_HWM;
-    if (want === this._wantsRead) return;
-    this._wantsRead = want;
-    if (!this.connecting) this.updateInterest();
-  }
-
-  /** Stop 'data' events. Up to 64 KiB more is read and held; then the kernel holds the rest. */
-  pause(): this {
-    this.flowing = false;
-    return this;
-  }
-
-  /** Start or restart 'data' events (held data first). */
-  resume(): this {
-    if (this.flowing === true) return this;
-    this.flowing = true;
-    if (this.held !== null || this.heldEof) process.nextTick(() => this.releaseHeld());
-    return this;
-  }
-
-  isPaused(): boolean {
-    return this.flowing === false;
-  }
-
-  // ══ Writing ═════════════════════════════════════════════════════════════════════════════
-
-  /**
-   * Send `data` (a Buffer/Uint8Array, or a string in `encoding`). Returns false when the queue
-   * is at or above the high-water mark: wait for `'drain'` before writing more. `callback`
-   * fires once, after the bytes went to the kernel, or with an error if they never will.
-   */
-  write(data: Uint8Array | string, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
-    if (typeof encoding === 'function') {
-      callback = encoding;
-      encoding = undefined;
-    }
-    let buf: Uint8Array;
-    if (typeof data === 'string') buf = Buffer.from(data, encoding);
-    else if (data instanceof Uint8Array) buf = data;
-    else throw invalidArgType('data', 'of type string or an instance of Buffer or Uint8Array', data);
-    if (callback !== undefined && typeof callback !== 'function') {
-      throw invalidArgType('callback', 'of type function', callback);
-    }
-    if (buf.length === 0 && this.queued === 0 && !this.destroyed && !this.writeEnded) {
-      if (callback) process.nextTick(callback, null);
-      return true;
-    }
-    if (this.writeEnded || this.destroyed) {
-      const e = this.destroyed
-        ? streamError('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed')
-        : streamError('ERR_STREAM_WRITE_AFTER_END', 'write after end');
-      if (callback) process.nextTick(callback, e);
-      if (!this.destroyed) process.nextTick(() => this.emit('error', e));
-      return false;
-    }
-    // Inside an iteration: collected, sent with every other socket's writes in one call.
-    // (Once a socket has writes in the batch, later ones follow them there, to keep the order.)
-    // The batch is a copy, and bounded (StreamBatch.canTake): past the bound, a socket not in it
-    // is sent at once, and one in it queues the rest behind it, in its own queue (issue #20).
-    const streams = this.loopState.streams;
-    const inBatch = this._batchBytes > 0;
-    const batchable = inBatch
-      ? this.queued === 0 && streams.canTake(buf.length)
-      : this.queued === 0 && this.connected && this.corks === 0 && this.loopState.inTurn && buf.length <= BATCH_MAX && streams.canTake(buf.length);
-    if (batchable || inBatch) {
-      if (batchable) streams.addWrite(this, buf, callback);
-      else this.enqueue(buf as Buffer, callback);
-      if (this.queued + this._batchBytes < this.writableHighWaterMark) return true;
-      this.needDrain = true;
-      return false;
-    }
-    if (this.queued === 0 && this.connected && this.corks === 0) {
-      let n: number;
-      try {
-        n = sys.send(this.fd, buf);
-      } catch (e) {
-        if (callback) process.nextTick(callback, e);
-        this.destroy(e as Error);
-        return false;
-      }
-      if (n === buf.length) {
-        this.bytesWritten += n;
-        if (this.ext !== null) this.ext.lastActive = this.loop.now();
-        if (callback) process.nextTick(callback, null);
-        return true;
-      }
-      if (n > 0) {
-        this.bytesWritten += n;
-        buf = buf.subarray(n);
-      }
-    }
-    this.enqueue(buf as Buffer, callback);
-    if (this.connected && this.corks === 0) this.updateInterest();
-    if (this.queued < this.writableHighWaterMark) return true;
-    this.needDrain = true;
-    return false;
-  }
-
-  private enqueue(buf: Buffer, callback: WriteCallback | undefined): void {
-    const wq = (this.wq ??= { bufs: [], cbs: [], head: 0 });
-    wq.bufs.push(buf);
-    wq.cbs.push(callback);
-    this.queued += buf.length;
-  }
-
-  /** Writes as much of the queue as the kernel takes: send() for one buffer, sendmsg() for many. */
-  private flush(): void {
-    // The queue holds writes made after those in this iteration's batch: they wait for it
-    // (_onBatchDone looks again).
-    if (this._batchBytes > 0) return;
-    const wq = this.wq!;
-    const queue = wq.bufs;
-    const cbs = wq.cbs;
-    while (wq.head < queue.length) {
-      const count = Math.min(queue.length - wq.head, MAX_GATHER);
-      let n: number;
-      let asked = 0;
-      try {
-        if (count === 1) {
-          asked = queue[wq.head]!.length;
-          n = sys.send(this.fd, queue[wq.head]!);
-        } else {
-          for (let i = 0; i < count; i++) {
-            const b = queue[wq.head + i]!;
-            gather[i] = b;
-            asked += b.length;
-          }
-          gather.length = count;
-          n = sys.sendmsg(this.fd, gather);
-          gather.length = 0;
-        }
-      } catch (e) {
-        gather.length = 0;
-        this.destroy(e as Error);
-        return;
-      }
-      if (n === EAGAIN) break;
-      this.bytesWritten += n;
-      this.queued -= n;
-      if (this.ext !== null) this.ext.lastActive = this.loop.now();
-      // Retire what was fully sent; trim the first partly sent buffer.
-      let left = n;
-      while (left > 0) {
-        const b = queue[wq.head]!;
-        if (b.length <= left) {
-          left -= b.length;
-          const cb = cbs[wq.head];
-          queue[wq.head] = undefined as unknown as Buffer;
-          cbs[wq.head] = undefined;
-          wq.head++;
-          if (cb) process.nextTick(cb, null);
-        } else {
-          queue[wq.head] = b.subarray(left);
-          left = 0;
-        }
-      }
-      // Zero-length buffers at the head are done too.
-      while (wq.head < queue.length && queue[wq.head]!.length === 0) {
-        const cb = cbs[wq.head];
-        wq.head++;
-        if (cb) process.nextTick(cb, null);
-      }
-      if (n < asked) break; // the kernel's buffer is full: wait for EPOLLOUT
-    }
-    if (wq.head === queue.length) this.wq = null; // empty: an idle socket keeps no queue
-    this.maybeShutdown();
-    this.updateInterest();
-    this.emitDrainIfLow();
-  }
-
-  /** 'drain' once the queue has fallen to the low-water mark after write() returned false. */
-  private emitDrainIfLow(): void {
-    if (this.needDrain && !this.destroyed && this.queued + this._batchBytes <= this.writableLowWaterMark) {
-      this.needDrain = false;
-      this.emit('drain');
-    }
-  }
-
-  /** @internal All of this iteration's batched writes went out, and none had a callback. */
-  _onBatchSent(sent: number): void {
-    this.bytesWritten += sent;
-  }
-
-  /** @internal One of this iteration's batched writes, settled after the batch send. */
-  _onBatchPiece(buf: Uint8Array, cb: WriteCallback | undefined): void {
-    if (this.destroyed) {
-      if (cb) process.nextTick(cb, this.ext?.batchError ?? streamError('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed'));
+  /** @internal The stream wants data: the loop reads this socket until push() says enough. */
+  override _read(): void {
+    if (this.connecting || !this.connected) {
+      // As Node's: read once connected (the stream will not ask again meanwhile).
+      this.readOnConnect = true;
       return;
     }
+    if (this.readEnded || this.destroyed) return;
+    if (this._wantsRead) return;
+    this._wantsRead = true;
+    this.updateInterest();
+  }
+
+  private stopReading(): void {
+    if (!this._wantsRead) return;
+    this._wantsRead = false;
+    this.updateInterest();
+  }
+
+  // ══ Writing (the stream's side) ═════════════════════════════════════════════════════════
+
+  /** @internal */
+  override _write(chunk: Buffer | string, encoding: BufferEncoding, cb: WriteCallback): void {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+    this.writeGeneric([buf], cb);
+  }
+
+  /** @internal */
+  override _writev(chunks: { chunk: Buffer | string; encoding: BufferEncoding }[], cb: WriteCallback): void {
+    const bufs: Uint8Array[] = new Array(chunks.length);
+    for (let i = 0; i < chunks.length; i++) {
+      const { chunk, encoding } = chunks[i]!;
+      bufs[i] = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+    }
+    this.writeGeneric(bufs, cb);
+  }
+
+  private writeGeneric(bufs: Uint8Array[], cb: WriteCallback): void {
+    if (this.connecting) {
+      // As Node's: held until 'connect' (or failed with the connect's error).
+      const x = this.x;
+      x.pendingWrite = { bufs, cb };
+      for (const b of bufs) x.bytesPending += b.length;
+      return;
+    }
+    if (this.fd < 0 || this.destroyed) {
+      cb(codedError('ERR_SOCKET_CLOSED', 'Socket is closed'));
+      return;
+    }
+    if (this.ext !== null) this.ext.lastActive = this.loop.now();
+    this.dispatch(bufs, cb);
+  }
+
+  /**
+   * Hands one stream write to the kernel: into the iteration's batch when inside one (one
+   * `send_many` for every socket), else `send`/`sendmsg` now; the rest waits for EPOLLOUT.
+   */
+  private dispatch(bufs: Uint8Array[], cb: WriteCallback): void {
+    let total = 0;
+    for (let i = 0; i < bufs.length; i++) total += bufs[i]!.length;
+    this._bytesDispatched += total;
+    const streams = this.loopState.streams;
+    if (this.loopState.inTurn && this.wq === null && total <= BATCH_MAX && streams.canTake(total)) {
+      for (let i = 0; i < bufs.length; i++) streams.addWrite(this, bufs[i]!, undefined);
+      this.writeCb = cb;
+      return;
+    }
+    this.writeCb = cb;
+    const wq = (this.wq ??= new WriteQueue());
+    for (let i = 0; i < bufs.length; i++) wq.push(bufs[i]!);
+    this.flush();
+  }
+
+  /** Writes as much of the queue as the kernel takes; the write's callback when all is out. */
+  private flush(): void {
+    // Writes behind this iteration's batch wait for it (_onBatchDone looks again).
+    if (this._batchBytes > 0 || this.wq === null) return;
+    let error: Error | null = null;
+    try {
+      this.wq.send(this.fd);
+    } catch (e) {
+      error = fromSys(e, 'write');
+    }
+    if (this.ext !== null) this.ext.lastActive = this.loop.now();
+    if (error !== null) {
+      this.wq = null;
+      this.completeWrite(error);
+      return;
+    }
+    if (this.wq.empty) {
+      this.wq = null;
+      this.completeWrite(null);
+    }
+    this.updateInterest();
+  }
+
+  private completeWrite(error: Error | null): void {
+    const cb = this.writeCb;
+    this.writeCb = null;
+    if (cb !== null) cb(error);
+  }
+
+  /** @internal All of this iteration's batched writes went out. */
+  _onBatchSent(_sent: number): void {}
+
+  /** @internal One of this iteration's batched writes, settled after the batch send. */
+  _onBatchPiece(buf: Uint8Array): void {
+    if (this.destroyed) return;
     let sent = this._batchSent;
     if (sent === EAGAIN) sent = this._batchSent = 0;
     if (sent < 0) {
-      const error = (this.x.batchError = sys.makeSystemError(-sent, 'send'));
-      if (cb) process.nextTick(cb, error);
-      this.destroy(error);
+      if (this.wq === null || !this.wq.failed) {
+        (this.wq ??= new WriteQueue()).failed = errnoError(sent, 'write');
+      }
       return;
     }
     if (sent >= buf.length) {
       this._batchSent = sent - buf.length;
-      this.bytesWritten += buf.length;
-      if (cb) process.nextTick(cb, null);
       return;
     }
-    // The kernel took only part: the rest, and every later write, waits in our queue — ahead
-    // of writes queued behind the batch while it was being collected.
+    // The kernel took only part: the rest waits in our queue.
     this._batchSent = 0;
-    this.bytesWritten += sent;
-    const wq = (this.wq ??= { bufs: [], cbs: [], head: 0 });
-    const at = wq.head + this.requeued++;
-    wq.bufs.splice(at, 0, (sent > 0 ? buf.subarray(sent) : buf) as Buffer);
-    wq.cbs.splice(at, 0, cb);
-    this.queued += buf.length - sent;
+    (this.wq ??= new WriteQueue()).insert(this.requeued++, sent > 0 ? buf.subarray(sent) : buf);
   }
 
   /** @internal All of this iteration's batched writes are settled. */
@@ -723,88 +619,70 @@ export class Socket extends EventEmitter implements StreamOwner {
     this.requeued = 0;
     if (this.destroyed) return;
     if (this.ext !== null) this.ext.lastActive = this.loop.now();
-    this.maybeShutdown();
-    this.updateInterest();
-    this.emitDrainIfLow();
-  }
-
-  /** Bytes written but not yet taken by the kernel. */
-  get writableLength(): number {
-    return this.queued + this._batchBytes;
-  }
-
-  /** Whether write() would return true now. */
-  get writableNeedDrain(): boolean {
-    return this.needDrain;
-  }
-
-  /** Hold writes in the queue until uncork() (then one sendmsg carries them all). */
-  cork(): void {
-    this.corks++;
-  }
-
-  uncork(): void {
-    if (this.corks === 0) return;
-    this.corks--;
-    if (this.corks === 0 && this.connected && !this.destroyed && this.queued > 0) this.flush();
-  }
-
-  /**
-   * Half-close: flush what is queued, then shutdown(SHUT_WR) — the peer reads EOF. The socket
-   * closes when the peer has ended too (or at once if it already had).
-   */
-  end(data?: Uint8Array | string | (() => void), encoding?: BufferEncoding | (() => void), callback?: () => void): this {
-    if (typeof data === 'function') {
-      callback = data;
-      data = undefined;
-    } else if (typeof encoding === 'function') {
-      callback = encoding;
-      encoding = undefined;
+    const wq = this.wq;
+    if (wq?.failed) {
+      this.wq = null;
+      this.completeWrite(wq.failed);
+      return;
     }
-    if (data !== undefined && data !== null) this.write(data as Uint8Array | string, encoding as BufferEncoding);
-    if (callback) this.once('finish', callback);
-    if (this.writeEnded || this.destroyed) return this;
-    this.writeEnded = true;
-    this.maybeShutdown();
-    return this;
+    if (wq === null) this.completeWrite(null);
+    else this.updateInterest();
   }
 
-  /** After end(): shutdown(SHUT_WR) once nothing written is still waiting to go out. */
-  private maybeShutdown(): void {
-    if (this.writeEnded && !this.writeShut && this.connected && !this.destroyed && this.queued === 0 && this._batchBytes === 0) {
-      this.shutdownWrite();
+  /** @internal end(): shutdown(SHUT_WR) once the writes are out (the stream calls this after them). */
+  override _final(cb: (error?: Error | null) => void): void {
+    if (this.connecting) {
+      this.once('connect', () => this._final(cb));
+      return;
     }
-  }
-
-  private shutdownWrite(): void {
-    this.writeShut = true;
+    if (this.fd < 0 || !this.connected) {
+      cb();
+      return;
+    }
     try {
       sys.shutdown(this.fd, sys.SHUT_WR);
     } catch (e) {
       // ENOTCONN: the peer reset the connection already; the read side will tell.
       if (!sys.isSystemError(e, 'ENOTCONN')) {
-        this.destroy(e as Error);
+        cb(fromSys(e, 'shutdown'));
         return;
       }
     }
-    process.nextTick(() => this.emit('finish'));
-    if (this.readEnded) this.destroy();
+    cb();
+  }
+
+  /** Bytes written: handed to the kernel or queued below the stream, plus what the stream buffers. */
+  get bytesWritten(): number {
+    let bytes = this._bytesDispatched + (this.ext?.bytesPending ?? 0);
+    const buffered = (this as unknown as { writableBuffer: unknown }).writableBuffer as { chunk: Buffer | string; encoding: BufferEncoding }[] | undefined;
+    if (buffered) {
+      for (const el of buffered) bytes += typeof el.chunk === 'string' ? Buffer.byteLength(el.chunk, el.encoding) : el.chunk.length;
+    }
+    return bytes;
+  }
+
+  /** Node's deprecated alias of writableLength. */
+  get bufferSize(): number {
+    return this.writableLength;
   }
 
   // ══ Closing ═════════════════════════════════════════════════════════════════════════════
 
-  /**
-   * Close now: EPOLL_CTL_DEL, close(fd). Queued writes fail (their callbacks get an error, after
-   * every successful one); then `'error'` (if `error` is given) and `'close'`.
-   */
-  destroy(error?: Error): this {
-    if (this.destroyed) return this;
-    this.destroyed = true;
+  /** @internal EPOLL_CTL_DEL, close(fd); 'close' follows next iteration. */
+  override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
+    const hadFd = this.fd >= 0 || this.connecting;
+    this._cancelConnect?.();
+    this._cancelConnect = null;
+    this._connectResult = null;
     this.connecting = false;
     this._wantsRead = false;
-    if (this.ext?.timeoutTimer) {
-      this.ext.timeoutTimer.close();
+    if (this.ext !== null) {
+      this.ext.timeoutTimer?.close();
       this.ext.timeoutTimer = null;
+      const pending = this.ext.pendingWrite;
+      this.ext.pendingWrite = null;
+      this.ext.bytesPending = 0;
+      if (pending) process.nextTick(pending.cb, codedError('ERR_SOCKET_CLOSED_BEFORE_CONNECTION', 'Socket closed before the connection was established'));
     }
     if (this.watcher !== null) {
       this.watcher.close();
@@ -814,46 +692,52 @@ export class Socket extends EventEmitter implements StreamOwner {
       sys.close(this.fd);
       this.fd = -1;
     }
-    const wq = this.wq;
-    if (wq !== null && wq.head < wq.bufs.length) {
-      const failure = error ?? streamError('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed');
-      const cbs = wq.cbs;
-      for (let i = wq.head; i < cbs.length; i++) {
-        const cb = cbs[i];
-        if (cb) process.nextTick(cb, failure);
-      }
-    }
     this.wq = null;
-    this.queued = 0;
-    this.held = null;
-    // 'error' and 'close' come in the next iteration, after this one's promise jobs — as Node's
-    // come from the handle's close callback — so code awaiting 'end' can still attach 'close'.
-    if (error) this.x.closeError = error;
-    if (this.loop.closed || this.loopState.closing) process.nextTick(emitClosing, this);
-    else this.loopState.defer(emitClosing, this);
+    const inflight = this.writeCb;
+    this.writeCb = null;
+    if (inflight !== null) process.nextTick(inflight, null);
+    this._hadError = error !== null && error !== undefined;
+    cb(error);
+    if (hadFd && !this.loop.closed && !this.loopState.closing) this.loopState.defer(emitClose, this);
+    else process.nextTick(emitClose, this);
     this._server?._connectionClosed();
     this._server = null;
-    return this;
   }
 
   /** Like Node's `resetAndDestroy`: close with RST (SO_LINGER {1, 0}) instead of FIN. */
   resetAndDestroy(): this {
-    if (this.fd >= 0 && !this.destroyed) sys.setsockopt(this.fd, SOL_SOCKET, sys.SO_LINGER, sys.linger(true, 0));
+    if (this.fd >= 0 && !this.destroyed) {
+      if (this.connecting) {
+        this.destroy(codedError('ERR_SOCKET_CLOSED_BEFORE_CONNECTION', 'Socket closed before the connection was established'));
+        return this;
+      }
+      sys.setsockopt(this.fd, SOL_SOCKET, sys.SO_LINGER, sys.linger(true, 0));
+    } else if (!this.destroyed && this.fd < 0 && !this.connecting) {
+      this.destroy(codedError('ERR_SOCKET_CLOSED', 'Socket is closed'));
+      return this;
+    }
     return this.destroy();
+  }
+
+  /** End, then destroy once finished (Node's; http uses it). */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
   }
 
   // ══ Options and addresses ═══════════════════════════════════════════════════════════════
 
   setNoDelay(noDelay = true): this {
-    this.noDelay = noDelay;
+    this.noDelay = Boolean(noDelay);
     if (this.connected && !this.destroyed && !this.unix) sys.setsockopt(this.fd, IPPROTO_TCP, TCP_NODELAY, noDelay ? 1 : 0);
     return this;
   }
 
   setKeepAlive(enable = false, initialDelayMs = 0): this {
-    this.keepAlive = enable;
+    this.keepAlive = Boolean(enable);
     if (initialDelayMs || this.ext) this.x.keepAliveDelay = initialDelayMs;
-    if (!this.connected || this.destroyed || this.unix) return this;
+    if (!this.connected || this.destroyed || this.unix || this.fd < 0) return this;
     sys.setsockopt(this.fd, SOL_SOCKET, SO_KEEPALIVE, enable ? 1 : 0);
     if (enable && initialDelayMs > 0) {
       sys.setsockopt(this.fd, IPPROTO_TCP, TCP_KEEPIDLE, Math.max(1, Math.floor(initialDelayMs / 1000)));
@@ -863,12 +747,16 @@ export class Socket extends EventEmitter implements StreamOwner {
 
   /**
    * Emit `'timeout'` after `ms` of inactivity (no bytes read or written); 0 disables. As in Node,
-   * the socket is not closed: the listener decides. Activity costs one field write, not a timer
-   * re-arm: the one timer re-checks when it fires.
+   * the socket is not closed: the listener decides.
    */
   setTimeout(ms: number, callback?: () => void): this {
-    if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) throw outOfRange('ms', 'a finite number >= 0', ms);
-    if (callback) this.once('timeout', callback);
+    if (typeof ms !== 'number') throw invalidArgType('msecs', 'of type number', ms);
+    if (!(ms >= 0) || !Number.isFinite(ms)) throw outOfRange('msecs', 'a non-negative finite number', ms);
+    if (callback !== undefined) {
+      if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
+      if (ms === 0) this.removeListener('timeout', callback);
+      else this.once('timeout', callback);
+    }
     const x = this.x;
     x.timeoutMs = ms;
     x.timeoutTimer?.close();
@@ -880,17 +768,21 @@ export class Socket extends EventEmitter implements StreamOwner {
     return this;
   }
 
+  /** The inactivity timeout in ms (0: none), as Node's `socket.timeout`. */
+  get timeout(): number | undefined {
+    const ms = this.ext?.timeoutMs ?? 0;
+    return ms > 0 ? ms : undefined;
+  }
+
   private checkTimeout(): void {
     const x = this.x;
     if (this.destroyed || x.timeoutMs === 0) return;
     const idle = this.loop.now() - x.lastActive;
-    const timer = x.timeoutTimer!;
     if (idle >= x.timeoutMs) {
       x.lastActive = this.loop.now();
-      timer.refresh();
+      x.timeoutTimer!.refresh();
       this.emit('timeout');
     } else {
-      // Activity since: wait for the rest of the period.
       x.timeoutTimer = this.loop.setTimeout(() => this.checkTimeout(), x.timeoutMs - idle).unref();
     }
   }
@@ -917,13 +809,17 @@ export class Socket extends EventEmitter implements StreamOwner {
     return p === undefined || p < 0 ? undefined : p;
   }
 
-  /** getsockname(): `{ address, port, family }`, or undefined when closed. */
-  address(): sys.SocketAddress | undefined {
-    if (this.fd < 0) return undefined;
+  get localFamily(): string | undefined {
+    return this.address()?.family;
+  }
+
+  /** getsockname(): `{ address, port, family }`, or `{}` when closed (as Node). */
+  address(): sys.SocketAddress | Record<string, never> {
+    if (this.fd < 0) return {};
     try {
       return sys.getsockname(this.fd);
     } catch {
-      return undefined;
+      return {};
     }
   }
 
@@ -939,16 +835,17 @@ export class Socket extends EventEmitter implements StreamOwner {
   }
 
   /** 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed', as Node's. */
-  get readyState(): string {
+  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
     if (this.connecting) return 'opening';
-    if (this.destroyed || !this.connected) return 'closed';
-    const r = !this.readEnded;
-    const w = !this.writeEnded;
-    return r && w ? 'open' : r ? 'readOnly' : w ? 'writeOnly' : 'closed';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable && !this.writable) return 'readOnly';
+    if (!this.readable && this.writable) return 'writeOnly';
+    return 'closed';
   }
 
+  /** No connection yet (or no more): as Node's `socket.pending`. */
   get pending(): boolean {
-    return !this.connected;
+    return this.fd < 0 || this.connecting;
   }
 
   /** Keep the loop alive for this socket (the default). */
@@ -964,82 +861,51 @@ export class Socket extends EventEmitter implements StreamOwner {
     this.watcher?.unref();
     return this;
   }
-
-  /**
-   * Read the socket as an async iterable of chunks; ends at EOF, throws on error. The socket is
-   * paused while 16 chunks wait to be consumed. Breaking out of the loop destroys the
-   * socket (as for Node streams).
-   */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
-    const chunks: Buffer[] = [];
-    let finished = false;
-    let failure: unknown = null;
-    let wake: (() => void) | null = null;
-    const notify = (): void => {
-      const w = wake;
-      wake = null;
-      w?.();
-    };
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      if (chunks.length >= 16) this.pause();
-      notify();
-    };
-    const onEnd = (): void => {
-      finished = true;
-      notify();
-    };
-    const onError = (e: unknown): void => {
-      failure = e;
-      finished = true;
-      notify();
-    };
-    this.on('data', onData);
-    this.on('end', onEnd);
-    this.on('error', onError);
-    this.on('close', onEnd);
-    try {
-      for (;;) {
-        const chunk = chunks.shift();
-        if (chunk !== undefined) {
-          if (chunks.length < 4 && this.isPaused()) this.resume();
-          yield chunk;
-          continue;
-        }
-        if (failure !== null) throw failure;
-        if (finished) return;
-        await new Promise<void>((r) => {
-          wake = r;
-        });
-      }
-    } finally {
-      this.off('data', onData);
-      this.off('end', onEnd);
-      this.off('error', onError);
-      this.off('close', onEnd);
-      if (!finished) this.destroy();
-    }
-  }
 }
 
-/** Adds `address`/`port` to a connect or listen error, as Node does. */
-export function decorate(e: unknown, endpoint: Endpoint): void {
-  if (e instanceof Error && sys.isSystemError(e)) {
-    const d = e as Error & { address?: string; port?: number };
-    d.address = endpoint.address;
-    if (endpoint.port >= 0) d.port = endpoint.port;
-  }
+// Typed events, as @types/node declares them for Node's Socket (declarations only: no wrapper
+// runs on emit).
+export interface SocketImpl {
+  on<K extends keyof SocketEvents>(event: K, listener: Listener<K>): this;
+  on(event: string | symbol, listener: AnyListener): this;
+  once<K extends keyof SocketEvents>(event: K, listener: Listener<K>): this;
+  once(event: string | symbol, listener: AnyListener): this;
+  addListener<K extends keyof SocketEvents>(event: K, listener: Listener<K>): this;
+  addListener(event: string | symbol, listener: AnyListener): this;
+  prependListener<K extends keyof SocketEvents>(event: K, listener: Listener<K>): this;
+  prependListener(event: string | symbol, listener: AnyListener): this;
+  prependOnceListener<K extends keyof SocketEvents>(event: K, listener: Listener<K>): this;
+  prependOnceListener(event: string | symbol, listener: AnyListener): this;
+  off<K extends keyof SocketEvents>(event: K, listener: Listener<K>): this;
+  off(event: string | symbol, listener: AnyListener): this;
+  removeListener<K extends keyof SocketEvents>(event: K, listener: Listener<K>): this;
+  removeListener(event: string | symbol, listener: AnyListener): this;
+  emit<K extends keyof SocketEvents>(event: K, ...args: SocketEvents[K]): boolean;
+  emit(event: string | symbol, ...args: unknown[]): boolean;
 }
 
-// The boolean properties, as getters/setters over the `flags` bits.
-for (const [name, bit] of Object.entries(FLAGS)) {
-  Object.defineProperty(Socket.prototype, name, {
-    get(this: Socket): boolean {
-      return (this.flags & bit) !== 0;
-    },
-    set(this: Socket, on: boolean): void {
-      this.flags = on ? this.flags | bit : this.flags & ~bit;
-    },
-    configurable: true,
-  });
+/** Node's onReadableStreamEnd: a socket that is not half-open fails writes after the peer's FIN. */
+function onReadableStreamEnd(this: SocketImpl): void {
+  if (!this.allowHalfOpen) this.write = writeAfterFIN as SocketImpl['write'];
 }
+
+/** What the read path looks at in a ReadableState (getters in Node 20). */
+interface ReadableStateView {
+  flowing: boolean | null;
+  length: number;
+  decoder: unknown;
+  dataEmitted: boolean;
+}
+
+/** A Socket, callable with or without `new` (as Node's). */
+export type Socket = SocketImpl;
+export interface SocketConstructor {
+  new (options?: SocketOptions): Socket;
+  (options?: SocketOptions): Socket;
+  readonly prototype: Socket;
+}
+export const Socket = new Proxy(SocketImpl, {
+  apply(target, _this, args: [SocketOptions?]) {
+    return new target(...args);
+  },
+}) as unknown as SocketConstructor;

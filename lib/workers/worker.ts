@@ -76,7 +76,8 @@ export function serve(server: Server, hooks: DrainHooks = {}): void {
   // First among the error listeners: the server's own may exit the worker at once.
   const onError = (e: Error & { code?: string; address?: string; port?: number }): void => {
     const where = e.address === undefined ? '' : e.port === undefined ? ` ${e.address}` : ` ${e.address}:${e.port}`;
-    send({ [TAG]: 'failed', message: `${e.message}${where}`, code: e.code });
+    // Node's messages name the address already ("listen EADDRINUSE: … 127.0.0.1:80").
+    send({ [TAG]: 'failed', message: e.message.endsWith(where.trim()) ? e.message : `${e.message}${where}`, code: e.code });
     // Nobody else listens: without us the error would have been thrown (Node's rule for 'error').
     if (server.listenerCount('error') === 1) throw e;
   };

@@ -21,7 +21,7 @@ import type * as pkg from '../../lib/index';
 export { LoopError, type LoopErrorCode } from '../../lib/errors';
 export * as dgram from '../../lib/dgram/index';
 export * as threads from '../../lib/threads/index';
-export * as net from '../../lib/net/index';
+export * as net from './net';
 export {
   Immediate,
   Loop,
