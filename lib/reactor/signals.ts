@@ -9,6 +9,7 @@
  * Why this design: docs/decisions/020-signals.md.
  */
 import { constants } from 'node:os';
+import { invalidArgType } from '../errors';
 import { native } from '../sys/native';
 import { EPOLLIN } from '../sys/index';
 import type { Loop } from './loop';
@@ -27,9 +28,7 @@ export function signalNumber(signal: string | number): number {
     return signal;
   }
   if (typeof signal !== 'string') {
-    const err = new TypeError(`The "signal" argument must be one of type string or number. Received ${typeof signal}`);
-    (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_TYPE';
-    throw err;
+    throw invalidArgType('signal', 'one of type string or number', signal);
   }
   const n = (constants.signals as Record<string, number>)[signal];
   if (n === undefined) throw unknownSignal(signal);
@@ -78,7 +77,10 @@ export class SignalHandle {
 class LoopSignals {
   handles = new Set<SignalHandle>();
   watcher: Watcher;
-  constructor(loop: Loop, fd: number) {
+  constructor(
+    private readonly loop: Loop,
+    fd: number,
+  ) {
     this.watcher = loop.watch(fd, EPOLLIN, () => this.dispatch());
   }
   dispatch(): void {
@@ -100,7 +102,7 @@ class LoopSignals {
     this.handles.delete(h);
     if (this.handles.size === 0) {
       this.watcher.close();
-      states.forEach((s, l) => s === this && states.delete(l));
+      states.delete(this.loop);
       if (states.size === 0) native.signalClose();
     } else this.update();
   }
@@ -119,9 +121,7 @@ function stateOf(loop: Loop): LoopSignals | undefined {
 export function onSignal(loop: Loop, signal: string | number, callback: SignalCallback): SignalHandle {
   const signum = signalNumber(signal);
   if (typeof callback !== 'function') {
-    const err = new TypeError(`The "callback" argument must be of type function. Received ${typeof callback}`);
-    (err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_TYPE';
-    throw err;
+    throw invalidArgType('callback', 'of type function', callback);
   }
   let state = states.get(loop);
   if (state === undefined) {
