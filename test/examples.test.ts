@@ -234,22 +234,31 @@ describe('chat-server', () => {
     sys.connect(slow, '127.0.0.1', port);
     expect(waitFd(slow, sys.POLLIN, 10_000) & sys.POLLIN).toBeTruthy(); // the welcome line
     sys.read(slow, Buffer.alloc(4096));
-    // a floods 8 MiB of lines; b keeps up, slow does not
+    // a floods 8 MiB of lines; b reads all the time, slow never does. b is not guaranteed to
+    // keep up (under a loaded machine this test process can fall behind, and then b is a slow
+    // reader for a moment too), so what is checked is the server's promise: every line reaches b
+    // or is counted in the "(N messages dropped …)" notice b gets once it has drained.
     let bLines = 0;
+    let bToldDropped = 0;
     const bGotAll = new Promise<void>((resolve) => {
       let tail = '';
       b.on('data', (d) => {
         const lines = (tail + d).split('\n');
         tail = lines.pop()!;
-        bLines += lines.filter((l) => l.startsWith('[1] ')).length;
-        if (bLines >= 8192) resolve();
+        for (const l of lines) {
+          if (l.startsWith('[1] ')) bLines++;
+          const m = l.match(/^\((\d+) messages dropped while you were not reading\)$/);
+          if (m) bToldDropped += Number(m[1]);
+        }
+        if (bLines + bToldDropped >= 8192) resolve();
       });
     });
     const line = `${'x'.repeat(1000)}\n`;
     for (let i = 0; i < 8192; i++) a.write(line);
     // (a slow machine may take longer than the usual ~1 s; the server reports once a second)
     await Promise.race([bGotAll, new Promise((r) => setTimeout(r, 20_000))]);
-    expect(bLines).toBe(8192);
+    expect(bLines + bToldDropped).toBe(8192);
+    expect(bLines).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 1500)); // one more summary line after the flood
     // the server's own summary: what it holds for `slow` stays under the cap plus one read's
     // lines (the check is made once per read: a read carries up to 64 KiB of lines)
