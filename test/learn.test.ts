@@ -153,7 +153,9 @@ describe('the course, quick mode', () => {
     }
     expect(woken, 'the pipe never woke a sleep in three runs').toBeDefined();
     expect(woken.slept).toBeLessThan(woken.timeout);
-    expect(r.text).toMatch(/timeout \d+\.\d+ ms \[timer #\d+ \((10|25|80) ms\) is next, alarm 0\.0\d\d ms early\]/);
+    // the alarm rings the learnt wake-up latency early: at most MAX_WAKE_LATENCY_MS (0.2 ms), and
+    // on a loaded machine more than the idle 0.0x ms
+    expect(r.text).toMatch(/timeout \d+\.\d+ ms \[timer #\d+ \((10|25|80) ms\) is next, alarm 0\.([01]\d\d|200) ms early\]/);
   });
 
   it('7. one sleep, all fds: every connection held by one thread, iterations far below connections', async () => {
