@@ -9,6 +9,7 @@ import * as nodeNet from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packageDir } from './helpers';
+import { HttpClient, OK_CLOSE, sleep, straggler } from './load-clients';
 
 /** A shutdown that takes longer than this is hung (the quiet period is 200 ms). */
 const BOUND_MS = 10_000;
@@ -59,77 +60,6 @@ function start(name: string, args: string[], ready = /listening on .*:(\d+)/): P
     });
     void exited.then((e) => reject(new Error(`${name} exited with ${e.code} before it was ready: ${out}`)));
   });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/**
- * A client in the middle of a request when the signal comes: it sends `first` before the signal
- * and `rest` 60 ms after it. A server that ended its connections at the signal would lose the
- * request; resolves with all the client received before the server closed.
- */
-async function straggler(port: number, first: string, rest: string, signal: () => void): Promise<{ got: string; errors: string[] }> {
-  const socket = nodeNet.connect(port, '127.0.0.1');
-  socket.setEncoding('latin1');
-  const r = { got: '', errors: [] as string[] };
-  socket.on('data', (d: string) => {
-    r.got += d;
-  });
-  socket.on('error', (e) => r.errors.push(e.message));
-  const closed = new Promise((res) => socket.on('close', res));
-  await new Promise((res) => socket.once('connect', res));
-  await sleep(50); // (a chat client's welcome line comes first)
-  socket.write(first);
-  await sleep(20);
-  signal();
-  await sleep(60);
-  socket.write(rest);
-  await closed;
-  return r;
-}
-
-const OK_CLOSE = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: close\r\n\r\nHello, World!';
-
-/** A keep-alive HTTP client sending one request at a time until told to stop or told `Connection: close`. */
-class HttpClient {
-  sent = 0;
-  answered = 0;
-  statuses = new Set<number>();
-  errors: string[] = [];
-  closedByServer = false;
-  readonly closed: Promise<void>;
-  private buf = '';
-  private readonly socket: nodeNet.Socket;
-  constructor(port: number) {
-    this.socket = nodeNet.connect(port, '127.0.0.1', () => this.send());
-    this.socket.setEncoding('latin1');
-    this.socket.on('data', (d: string) => this.onData(d));
-    this.socket.on('error', (e) => this.errors.push(e.message));
-    this.closed = new Promise((r) => this.socket.on('close', () => r()));
-  }
-  private send(): void {
-    this.sent++;
-    this.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-  }
-  private onData(d: string): void {
-    this.buf += d;
-    for (;;) {
-      const headEnd = this.buf.indexOf('\r\n\r\n');
-      if (headEnd < 0) return;
-      const head = this.buf.slice(0, headEnd);
-      const length = Number(/\r\nContent-Length: (\d+)/i.exec(head)?.[1] ?? 0);
-      if (this.buf.length < headEnd + 4 + length) return;
-      this.buf = this.buf.slice(headEnd + 4 + length);
-      this.answered++;
-      this.statuses.add(Number(head.slice(9, 12)));
-      if (/\r\nConnection: close/i.test(head)) {
-        this.closedByServer = true;
-        this.socket.end();
-        return;
-      }
-      this.send();
-    }
-  }
 }
 
 describe.each(['standalone', 'node'])('graceful shutdown under load (--driver %s)', (driver) => {
