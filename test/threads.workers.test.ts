@@ -13,10 +13,10 @@ const PRODUCE = join(packageDir, 'test/fixtures/threads/produce.cjs');
 
 type FromWorker =
   | { type: 'ready'; port: number; inbox: InstanceType<typeof threads.MessageQueue>['handle']; epfd: number }
-  | { type: 'done'; received: number; disorder: number; echoed: number; iterations: number }
+  | { type: 'done'; received: number; disorder: number; echoed: number; iterations: number; owned: number[] }
   | { type: 'dump'; driver: string; stats: unknown; trace: string }
   | { type: 'full' }
-  | { type: 'sent'; full: number };
+  | { type: 'sent'; full: number; owned: number[] };
 
 /** The next message of `type` from `w`; rejects on the worker's error or exit first. */
 function next<T extends FromWorker['type']>(w: Worker, type: T): Promise<Extract<FromWorker, { type: T }>> {
@@ -119,7 +119,8 @@ describe('four workers, each serving on its own loop, fed from the main thread',
     const dones = workers.map((w) => next(w, 'done'));
     for (const s of senders) expect(s.send({ cmd: 'stop' })).toBe(true);
     for (const done of await within(20_000, Promise.all(dones), workers)) {
-      expect(done).toMatchObject({ received: MESSAGES, disorder: 0, echoed: CLIENTS * 100_000 });
+      // owned: [] — the worker closed every fd itself; its teardown had nothing left to close.
+      expect(done).toMatchObject({ received: MESSAGES, disorder: 0, echoed: CLIENTS * 100_000, owned: [] });
     }
     expect(await within(20_000, Promise.all(exits), workers)).toEqual([0, 0, 0, 0]);
     for (const s of senders) s.close();
@@ -155,7 +156,10 @@ describe('many producer threads, one consumer', () => {
     expect(total).toBe(0);
     loop.attach();
     await complete;
-    for (const s of await Promise.all(sent)) expect(s.full).toBeGreaterThan(0);
+    for (const s of await Promise.all(sent)) {
+      expect(s.full).toBeGreaterThan(0);
+      expect(s.owned).toEqual([]); // the producer closed its fds itself
+    }
     expect(await Promise.all(exits)).toEqual(Array(PRODUCERS).fill(0));
     const inOrder = Array.from({ length: COUNT }, (_, i) => i);
     for (let from = 0; from < PRODUCERS; from++) expect(got.get(from)).toEqual(inOrder);
