@@ -5,7 +5,7 @@ import * as nodeNet from 'node:net';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { fdSnapshot, packageDir, pkg } from './helpers';
+import { fdSnapshot, packageDir, pkg, runChild } from './helpers';
 
 const { threads } = pkg;
 const SERVE = join(packageDir, 'test/fixtures/threads/serve.cjs');
@@ -168,5 +168,16 @@ describe('many producer threads, one consumer', () => {
     loop.detach();
     loop.close();
     fds.check();
+  });
+});
+
+describe('bench/threads-wake (docs/decisions/030-thread-queue.md)', () => {
+  it('runs every consumer and payload, and prints both tables', async () => {
+    const r = await runChild(process.execPath, [join(packageDir, 'dist/bench/threads-wake.js'), '--rounds', '1', '--messages', '2000', '--pings', '20'], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    for (const mode of ['queue-attached', 'queue-standalone', 'port']) {
+      for (const payload of ['object', 'bytes', 'string']) expect(r.stdout).toMatch(new RegExp(`\\| ${mode} \\| ${payload} \\| \\d`));
+      expect(r.stdout).toMatch(new RegExp(`\\| ${mode} \\| [\\d.]+ \\(`));
+    }
   });
 });
