@@ -16,7 +16,8 @@
  * the worker has the last one (process.hrtime is one CLOCK_MONOTONIC for every thread).
  * Wake-up latency: `--pings` single short strings, each sent to a worker that is asleep (the
  * main thread waits for the previous one's acknowledgement, then 200 µs more), measured in the
- * worker from the send instant the string carries.
+ * worker from the send instant the string carries. Last, in one thread (no wake-up): ns per
+ * message to send and to take out, per payload, and a MessageChannel's round trip.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type * as Lib from '../lib/index';
@@ -155,6 +156,45 @@ async function round(lib: typeof Lib, mode: Mode, messages: number, pings: numbe
   return { perSecond, p50us: quantileSorted(sorted, 0.5) / 1000, p99us: quantileSorted(sorted, 0.99) / 1000 };
 }
 
+/** ns per message in this thread: send() all of a batch, then take them (one runOnce()). */
+function inThreadCosts(lib: typeof Lib, messages: number): Record<string, { send: number[]; take: number[] }> {
+  const loop = new lib.Loop();
+  const queue = new lib.threads.MessageQueue({ loop, capacity: 1 << 26 });
+  queue.on('message', () => {});
+  const out: Record<string, { send: number[]; take: number[] }> = {};
+  for (const kind of PAYLOADS) {
+    const batch = payloads(kind, messages);
+    const costs = { send: [] as number[], take: [] as number[] };
+    for (let pass = 0; pass < 3; pass++) {
+      let t = now();
+      for (const m of batch) queue.send(m);
+      costs.send.push(Number(now() - t) / messages);
+      t = now();
+      loop.runOnce();
+      costs.take.push(Number(now() - t) / messages);
+    }
+    out[kind] = costs;
+  }
+  queue.close();
+  loop.close();
+  return out;
+}
+
+/** ns per `{ seq }` object through a MessageChannel in this thread, post to 'message'. */
+function channelRoundTrip(messages: number): Promise<number> {
+  const { port1, port2 } = new MessageChannel();
+  return new Promise((resolve) => {
+    let got = 0;
+    const t0 = now();
+    port2.on('message', () => {
+      if (++got < messages) return;
+      port2.close();
+      resolve(Number(now() - t0) / messages);
+    });
+    for (let seq = 0; seq < messages; seq++) port1.postMessage({ seq });
+  });
+}
+
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
@@ -193,6 +233,15 @@ async function main(): Promise<void> {
   for (const mode of MODES) {
     const rs = results.get(mode)!;
     console.log(`| ${mode} | ${fmt(summarize(rs.map((x) => x.p50us)), 1)} | ${fmt(summarize(rs.map((x) => x.p99us)), 1)} |`);
+  }
+  const costs = inThreadCosts(lib, messages);
+  const channel = await channelRoundTrip(messages);
+  console.log('\nIn one thread, no wake-up: ns per message, median (min–max) of 3 passes\n');
+  console.log('| payload | queue send() | queue take | MessageChannel post to message |');
+  console.log('| --- | --- | --- | --- |');
+  for (const kind of PAYLOADS) {
+    const c = costs[kind]!;
+    console.log(`| ${kind} | ${fmt(summarize(c.send), 0)} | ${fmt(summarize(c.take), 0)} | ${kind === 'object' ? channel.toFixed(0) : '—'} |`);
   }
 }
 

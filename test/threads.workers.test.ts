@@ -179,5 +179,6 @@ describe('bench/threads-wake (docs/decisions/030-thread-queue.md)', () => {
       for (const payload of ['object', 'bytes', 'string']) expect(r.stdout).toMatch(new RegExp(`\\| ${mode} \\| ${payload} \\| \\d`));
       expect(r.stdout).toMatch(new RegExp(`\\| ${mode} \\| [\\d.]+ \\(`));
     }
+    for (const payload of ['object', 'bytes', 'string']) expect(r.stdout).toMatch(new RegExp(`\\| ${payload} \\| \\d+ \\(\\d+–\\d+\\) \\| \\d+`));
   });
 });
