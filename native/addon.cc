@@ -9,7 +9,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitConstants(env, exports);
   InitErrors(env, exports);
   InitEpoll(env, exports);
-  InitFd(env, exports);
+  InitFd(env, exports);  // before InitAttach: its teardown hook must run after attach's (fd.cc)
   InitTime(env, exports);
   InitSocket(env, exports);
   InitAttach(env, exports, data);

@@ -36,6 +36,7 @@ struct AddonData {
   std::vector<uint64_t> mmsg;              // udp.cc: recvmmsg/sendmmsg headers, iovecs, addresses
   PollSet* polls = nullptr;                // live attach handles (attach.cc); outlives this struct
   void* signals = nullptr;                 // signals.cc: the private signal loop; outlives this struct
+  std::vector<bool> owned;                 // fd.cc: fds to close at this environment's teardown
 };
 
 AddonData* Data(Napi::Env env);

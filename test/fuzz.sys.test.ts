@@ -1189,6 +1189,8 @@ const CALLS: Record<string, fc.Arbitrary<Call>> = {
   readv: call('readv', fdFor(...IO_ROLES), iovArb),
   writev: call('writev', fdFor(...IO_ROLES), iovArb),
   close: call('close', fdArb),
+  own_fd: call('own_fd', fdArb),
+  owned_fds: call('owned_fds'),
   pipe2: call('pipe2', pick([0, C.O_NONBLOCK, C.O_CLOEXEC, 0x4000], [0x80, INT_MAX])),
   eventfd: call('eventfd', pick([0, 1, 2 ** 32 - 1], [2 ** 32]), pick([0, C.EFD_NONBLOCK, C.EFD_SEMAPHORE], [INT_MAX])),
   eventfd_read: call('eventfd_read', fdFor('event')),
@@ -1266,6 +1268,7 @@ const FD_ARGS: Record<string, number[]> = {
   readv: [0],
   writev: [0],
   close: [0],
+  own_fd: [0],
   eventfd_read: [0],
   eventfd_write: [0],
   fcntl: [0],
@@ -1510,6 +1513,9 @@ function checkResult(fn: string, args: unknown[], r: unknown): void {
       break;
     case 'clock_gettime':
       expect(typeof r === 'number' && r >= 0, label).toBe(true);
+      break;
+    case 'owned_fds':
+      expect(Array.isArray(r) && r.every((x, i) => isInt(x) && x >= 0 && (i === 0 || x > r[i - 1])), label).toBe(true);
       break;
     case 'timerfd_settime':
     case 'timerfd_gettime': {

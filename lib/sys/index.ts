@@ -192,6 +192,17 @@ export const readv = native.readv;
 export const writev = native.writev;
 /** `int close(int fd)`. Not retried on EINTR (Linux has released the fd already). @function */
 export const close = native.close;
+/**
+ * Not a syscall: mark `fd` to be closed when this thread's Node environment is torn down (a
+ * worker's end or `worker.terminate()`, when no JavaScript runs) unless {@link close} closes it
+ * first. The library marks the fds its own objects open and close (loops' epoll fds and alarms,
+ * sockets, servers, wakers); mark only an fd that will be closed through `sys.close`, never
+ * `fs.closeSync` (teardown would close its number under the next owner). EBADF if not open.
+ * See docs/threads.md. @function
+ */
+export const own_fd = native.own_fd;
+/** The fds marked by {@link own_fd} in this thread and not closed yet, ascending. @function */
+export const owned_fds = native.owned_fds;
 /** `int pipe2(int fds[2], int flags)` → `[readFd, writeFd]` (always `O_CLOEXEC`). @function */
 export const pipe2 = native.pipe2;
 /** `int eventfd(unsigned initval, int flags)` (always `EFD_CLOEXEC`). @function */

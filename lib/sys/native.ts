@@ -83,6 +83,8 @@ export interface Native extends UdpNative {
   readv(fd: number, buffers: readonly Bytes[]): number;
   writev(fd: number, buffers: readonly Bytes[]): number;
   close(fd: number): void;
+  own_fd(fd: number): void;
+  owned_fds(): number[];
   pipe2(flags?: number): [number, number];
   eventfd(initval?: number, flags?: number): number;
   eventfd_read(fd: number): number;
