@@ -5,12 +5,14 @@
  * - `Loop`, `loop`: the reactor (lib/reactor)
  * - `net`: TCP and Unix stream sockets (lib/net)
  * - `dgram`: UDP sockets (lib/dgram)
+ * - `fs`: `watch()` over inotify (lib/fs)
  * - `threads`: a Waker (eventfd) and a message queue between threads (lib/threads)
  * - `workers`: one loop per core, SO_REUSEPORT, rolling restarts (lib/workers)
  * @module
  */
 import * as dgram from './dgram/index';
 import * as errors from './errors';
+import * as fs from './fs/index';
 import * as net from './net/index';
 import * as reactor from './reactor/index';
 import * as signals from './reactor/signals';
@@ -48,4 +50,4 @@ export const onSignal: typeof signals.onSignal = signals.onSignal;
 export const SignalHandle: typeof signals.SignalHandle = signals.SignalHandle;
 export type SignalHandle = signals.SignalHandle;
 export type SignalCallback = signals.SignalCallback;
-export { dgram, net, sys, threads, workers };
+export { dgram, fs, net, sys, threads, workers };

@@ -90,6 +90,9 @@ export interface Native extends UdpNative {
   eventfd_read(fd: number): number;
   eventfd_write(fd: number, value: number): number;
   fcntl(fd: number, cmd: number, arg?: number): number;
+  inotify_init1(flags?: number): number;
+  inotify_add_watch(fd: number, path: string, mask: number): number;
+  inotify_rm_watch(fd: number, wd: number): void;
   poll(fds: Words<Int32Array>, timeoutMs: number): number;
   clock_gettime(clockid: number): number;
   timerfd_create(clockid: number, flags?: number): number;
