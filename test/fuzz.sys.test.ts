@@ -1194,6 +1194,9 @@ const CALLS: Record<string, fc.Arbitrary<Call>> = {
   pipe2: call('pipe2', pick([0, C.O_NONBLOCK, C.O_CLOEXEC, 0x4000], [0x80, INT_MAX])),
   eventfd: call('eventfd', pick([0, 1, 2 ** 32 - 1], [2 ** 32]), pick([0, C.EFD_NONBLOCK, C.EFD_SEMAPHORE], [INT_MAX])),
   eventfd_read: call('eventfd_read', fdFor('event')),
+  inotify_init1: call('inotify_init1', pick([0, C.IN_NONBLOCK], [1, INT_MAX])),
+  inotify_add_watch: call('inotify_add_watch', fdArb, addrArb, pick([C.IN_MODIFY, C.IN_ALL_EVENTS], [0, 2 ** 32, -1])),
+  inotify_rm_watch: call('inotify_rm_watch', fdArb, pick([1], [0, -1, INT_MAX])),
   eventfd_write: call('eventfd_write', fdFor('event'), pick([0, 1, 2 ** 53 - 1], [2 ** 53, -1])),
   fcntl: call(
     'fcntl',
@@ -1271,6 +1274,8 @@ const FD_ARGS: Record<string, number[]> = {
   own_fd: [0],
   eventfd_read: [0],
   eventfd_write: [0],
+  inotify_add_watch: [0],
+  inotify_rm_watch: [0],
   fcntl: [0],
   timerfd_settime: [0],
   timerfd_gettime: [0],
@@ -1295,7 +1300,7 @@ const FD_ARGS: Record<string, number[]> = {
   isCloseOnExec: [0],
 };
 /** Functions whose successful result is a new fd (or a pair) this run must close. */
-const CREATES = new Set(['epoll_create1', 'pipe2', 'eventfd', 'timerfd_create', 'socket', 'accept4']);
+const CREATES = new Set(['epoll_create1', 'pipe2', 'eventfd', 'timerfd_create', 'socket', 'accept4', 'inotify_init1']);
 /** The batches whose first argument is a list of fds. */
 const BATCHES = new Set(['read_many', 'send_many', 'recvmmsg_many', 'sendmmsg_many']);
 /** Calls whose syscalls never fail with ENOTSOCK: if one says so, it read errno left from before. */
@@ -1307,6 +1312,9 @@ const NEVER_ENOTSOCK = new Set([
   'close',
   'eventfd_read',
   'eventfd_write',
+  'inotify_init1',
+  'inotify_add_watch',
+  'inotify_rm_watch',
   'timerfd_read',
   'timerfd_settime',
   'timerfd_gettime',
@@ -1500,6 +1508,8 @@ function checkResult(fn: string, args: unknown[], r: unknown): void {
       break;
     case 'epoll_create1':
     case 'eventfd':
+    case 'inotify_init1':
+    case 'inotify_add_watch':
     case 'timerfd_create':
     case 'socket':
     case 'fcntl':
