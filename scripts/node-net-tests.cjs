@@ -33,6 +33,7 @@ const NOT_APPLICABLE = {
   'test-net-server-keepalive.js': 'replaces server._handle.onconnection (Node internal handle)',
   'test-net-server-nodelay.js': 'replaces server._handle.onconnection (Node internal handle)',
   'test-net-socket-write-after-close.js': 'closes socket._handle directly (Node internal handle)',
+  'test-net-socket-setnodelay.js': 'new Socket({ handle }) with a fake handle object (Node internal handle)',
   'test-socket-address.js': 'replaces server._handle.getsockname (Node internal handle)',
   'test-net-socket-constructor.js': 'new Socket({ handle }) passed to a cluster worker (handle passing)',
   'test-net-listen-exclusive-random-ports.js': 'cluster workers sharing listen handles (handle passing)',

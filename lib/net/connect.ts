@@ -58,8 +58,24 @@ export interface ConnectOptions {
 
 export type ConnectArgs = unknown[];
 
-let autoSelectFamilyDefault = true;
-let autoSelectFamilyAttemptTimeoutDefault = 250;
+let autoSelectFamilyDefault = nodeFlag('network-family-autoselection') !== 'false';
+let autoSelectFamilyAttemptTimeoutDefault = Math.max(10, Number(nodeFlag('network-family-autoselection-attempt-timeout')) || 250);
+
+/**
+ * A Node command-line option's value ('true'/'false' for a boolean one, `--no-` for false), from
+ * process.execArgv or NODE_OPTIONS, as Node's own net reads its defaults from them.
+ */
+function nodeFlag(name: string): string | undefined {
+  let value: string | undefined;
+  const args = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...process.execArgv];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === `--${name}`) value = args[i + 1] !== undefined && /^\d+$/.test(args[i + 1]!) ? args[i + 1] : 'true';
+    else if (a === `--no-${name}`) value = 'false';
+    else if (a.startsWith(`--${name}=`)) value = a.slice(name.length + 3);
+  }
+  return value;
+}
 
 export function getDefaultAutoSelectFamily(): boolean {
   return autoSelectFamilyDefault;
@@ -124,6 +140,8 @@ export function startConnect(socket: Connecting, args: ConnectArgs): void {
   }
   if (cb !== null) socket.once('connect', cb);
   if (options.signal !== undefined) addAbortSignal(options.signal as AbortSignal, socket);
+  // An aborted signal destroyed it already: nothing to connect.
+  if (socket.destroyed) return;
   if (options.timeout) socket.setTimeout(options.timeout as number);
   if (options.noDelay !== undefined) socket.setNoDelay(Boolean(options.noDelay));
   if (options.keepAlive) socket.setKeepAlive(true, (options.keepAliveInitialDelay as number) ?? 0);
@@ -233,7 +251,11 @@ function invalidLookup(first: dns.LookupAddress | undefined, options: ConnectOpt
   if (first === undefined || !isIP(first.address)) {
     return codedError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${first?.address}`, 'TypeError');
   }
-  return codedError('ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${first.family} ${options.host}:${options.port}`, 'RangeError');
+  // As Node's ERR_INVALID_ADDRESS_FAMILY: the host and port are properties too.
+  return Object.assign(codedError('ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${first.family} ${options.host}:${options.port}`, 'RangeError'), {
+    host: options.host,
+    port: options.port,
+  });
 }
 
 function ipEndpoint(address: string, port: number, family: number): Endpoint {

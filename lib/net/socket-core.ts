@@ -24,6 +24,8 @@ export type WriteCallback = (error?: Error | null) => void;
 /** State used by few sockets (timeouts, peers, keep-alive): allocated on first use. */
 export class SocketExtras {
   timeoutMs = 0;
+  /** What `socket.timeout` reads (Node: the last setTimeout's ms, or what was assigned). */
+  timeoutProp: number | undefined = undefined;
   timeoutTimer: Timer | null = null;
   lastActive = 0;
   peer: sys.SocketAddress | null = null;
@@ -87,5 +89,9 @@ export class SocketCore extends Duplex {
       this.interest = want;
       watcher.modify(want);
     }
+    // As libuv's stream: the handle is active (keeps the loop alive, when referenced) only
+    // while it reads, writes or connects — a paused, idle socket does not hold the process.
+    if (want === EPOLLONESHOT) watcher.deactivate();
+    else watcher.activate();
   }
 }

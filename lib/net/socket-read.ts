@@ -19,6 +19,12 @@ const ENOBUFS = -sys.errno.ENOBUFS!;
 /** The zero-copy read handler as the read side calls it (the API types `this` as the Socket). */
 export type RawReadHandler = (buf: Buffer, start: number, end: number) => void;
 
+/** Node's `onread` option, as the read side uses it. */
+export interface NodeOnreadOption {
+  buffer: Uint8Array | (() => Uint8Array);
+  callback: (bytesWritten: number, buffer: Uint8Array) => unknown;
+}
+
 /** What the read path looks at in a ReadableState (getters in Node 20). */
 interface ReadableStateView {
   flowing: boolean | null;
@@ -36,6 +42,11 @@ export class SocketReader extends SocketCore {
   protected readOnConnect = false;
   /** The peer's FIN was read. */
   protected readEnded = false;
+  /** @internal Node's `onread` option: reads are copied into its buffer, no 'data'. */
+  _nodeOnread: NodeOnreadOption | null = null;
+  /** Node's `onread`: the buffer the next read goes to; bytes read but not yet taken (its callback said stop). */
+  private onreadBuf: Uint8Array | null = null;
+  private onreadRest: Buffer | null = null;
   private readonly captureRejections: boolean = (this as unknown as Record<symbol, boolean>)[Symbol.for('nodejs.rejection')] !== undefined;
 
   /** @internal This iteration's read, from the loop's batch: n bytes at `start` of the slab, 0 = EOF, −errno. */
@@ -43,6 +54,10 @@ export class SocketReader extends SocketCore {
     if (n > 0) {
       this.bytesRead += n;
       if (this.ext !== null) this.ext.lastActive = this.loop.now();
+      if (this._nodeOnread !== null) {
+        this.copyToOnread(slabBuf.subarray(start, start + n));
+        return;
+      }
       const rs = (this as unknown as { _readableState: ReadableStateView })._readableState;
       // Flowing with nothing buffered: what push() would do (emit 'data' now), minus its work.
       if (rs.flowing === true && rs.length === 0 && rs.decoder === null) {
@@ -59,6 +74,26 @@ export class SocketReader extends SocketCore {
       this.destroy(errnoError(n, 'read'));
     }
     // −EAGAIN: a spurious wake-up; −ENOBUFS: no room in this batch (see _readAgain).
+  }
+
+  /** Node's `onread`: the bytes copied into the caller's buffer(s), a callback each fill. */
+  private copyToOnread(bytes: Buffer): void {
+    const { buffer, callback } = this._nodeOnread!;
+    let at = 0;
+    while (at < bytes.length) {
+      // As Node's: a buffer function is asked once before the first read and after each one.
+      const buf = (this.onreadBuf ??= typeof buffer === 'function' ? buffer() : buffer);
+      const m = Math.min(buf.length, bytes.length - at);
+      buf.set(bytes.subarray(at, at + m));
+      at += m;
+      const more = callback.call(this, m, buf) !== false;
+      if (typeof buffer === 'function') this.onreadBuf = buffer();
+      if (!more || !this._wantsRead || this.destroyed) {
+        this.stopReading();
+        this.onreadRest = at < bytes.length ? bytes.subarray(at) : null;
+        return;
+      }
+    }
   }
 
   private deliver(chunk: Buffer): void {
@@ -101,7 +136,24 @@ export class SocketReader extends SocketCore {
     if (this.readEnded || this.destroyed) return;
     if (this._wantsRead) return;
     this._wantsRead = true;
+    if (this.onreadRest !== null) {
+      const rest = this.onreadRest;
+      this.onreadRest = null;
+      this.copyToOnread(rest);
+      if (!this._wantsRead) return;
+    }
     this.updateInterest();
+  }
+
+  /** With Node's `onread` (nothing is pushed, the stream never asks again), pause and resume stop and start reading, as Node's do. */
+  override pause(): this {
+    if (this._nodeOnread !== null && !this.connecting) this.stopReading();
+    return super.pause();
+  }
+
+  override resume(): this {
+    if (this._nodeOnread !== null && !this.connecting && this.connected) this._read();
+    return super.resume();
   }
 
   private stopReading(): void {

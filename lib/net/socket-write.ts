@@ -168,6 +168,8 @@ export class SocketWriter extends SocketReader {
 
   /** Bytes written: handed to the kernel or queued below the stream, plus what the stream buffers. */
   get bytesWritten(): number {
+    // Read on the prototype (no socket): undefined, as Node's.
+    if (this._bytesDispatched === undefined) return undefined as unknown as number;
     let bytes = this._bytesDispatched + (this.ext?.bytesPending ?? 0);
     const buffered = (this as unknown as { writableBuffer: unknown }).writableBuffer as { chunk: Buffer | string; encoding: BufferEncoding }[] | undefined;
     if (buffered) {

@@ -9,14 +9,14 @@
  * closing (`_destroy` is `EPOLL_CTL_DEL` + `close(fd)`, then `'close'` with `hadError` on the
  * next iteration, as Node's comes from the handle's close callback), options and addresses.
  */
-import type { DuplexOptions } from 'node:stream';
+import { addAbortSignal, type DuplexOptions } from 'node:stream';
 import { invalidArgType, outOfRange } from '../errors';
 import { loop as defaultLoop, type Loop, type Watcher } from '../reactor/index';
 import type { StreamOwner } from '../reactor/stream-batch';
 import * as sys from '../sys/index';
 import type { Endpoint } from './address';
 import { type ConnectArgs, type ConnectOptions, startConnect } from './connect';
-import { codedError, errnoError, fromSys } from './errors';
+import { codedError, errnoError, fromSys, invalidArgValue } from './errors';
 import { onReadableStreamEnd, SocketWriter } from './socket-write';
 
 const { EPOLLOUT, EPOLLERR, EPOLLONESHOT, EAGAIN, SOL_SOCKET, SO_ERROR, IPPROTO_TCP, TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE } = sys;
@@ -47,11 +47,21 @@ export interface SocketOptions {
   signal?: AbortSignal;
   /** Do not start reading until resume()/read() (what `pauseOnConnect` gives accepted sockets). */
   pauseOnCreate?: boolean;
-  /** Node's `onread` option is not supported (see Socket.onread for our zero-copy form). */
-  onread?: never;
+  /**
+   * Node's `onread`: each read is copied into `buffer` (or a buffer `buffer()` returns, asked
+   * once per read) and handed to `callback(bytes, buffer)` instead of `'data'`; a callback that
+   * returns false stops reading until `resume()`. (Socket.onread is the zero-copy form.)
+   */
+  onread?: NodeOnread;
 }
 
 /** See Socket.onread: the bytes read are `buf[start]` to `buf[end - 1]`. */
+/** Node's `onread` option (see SocketOptions.onread). */
+export interface NodeOnread {
+  buffer: Uint8Array | (() => Uint8Array);
+  /** Returning false stops reading until resume(). */
+  callback: (bytesWritten: number, buffer: Uint8Array) => unknown;
+}
 export type ReadHandler = (this: Socket, buf: Buffer, start: number, end: number) => void;
 
 /** The events of a Socket, with their arguments (what @types/node declares for Node's). */
@@ -117,7 +127,13 @@ export class SocketImpl extends SocketWriter implements StreamOwner {
 
   constructor(options: SocketOptions = {}) {
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-    if (options.onread !== undefined) throw codedError('ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', 'The "onread" option is not supported: use socket.onread');
+    // As Node's: no object mode.
+    const modes = options as Record<string, unknown>;
+    if (modes.objectMode) throw invalidArgValue('options.objectMode', modes.objectMode, 'is not supported');
+    if (modes.readableObjectMode || modes.writableObjectMode) {
+      const key = modes.readableObjectMode ? 'readableObjectMode' : 'writableObjectMode';
+      throw invalidArgValue(`options.${key}`, modes[key], 'is not supported');
+    }
     const streamOptions: DuplexOptions = {
       allowHalfOpen: Boolean(options.allowHalfOpen),
       emitClose: false,
@@ -127,12 +143,16 @@ export class SocketImpl extends SocketWriter implements StreamOwner {
     if (options.highWaterMark !== undefined) streamOptions.highWaterMark = options.highWaterMark;
     if (options.readableHighWaterMark !== undefined) streamOptions.readableHighWaterMark = options.readableHighWaterMark;
     if (options.writableHighWaterMark !== undefined) streamOptions.writableHighWaterMark = options.writableHighWaterMark;
-    if (options.signal !== undefined) streamOptions.signal = options.signal;
     super(streamOptions, options.loop ?? defaultLoop);
     this.noDelay = options.noDelay !== false;
     this.keepAlive = options.keepAlive === true;
     if (options.keepAliveInitialDelay) this.x.keepAliveDelay = options.keepAliveInitialDelay;
     this.on('end', onReadableStreamEnd);
+    const onread = options.onread;
+    // As Node's: taken when well-formed, ignored otherwise.
+    if (onread !== null && typeof onread === 'object' && (onread.buffer instanceof Uint8Array || typeof onread.buffer === 'function') && typeof onread.callback === 'function') {
+      this._nodeOnread = onread;
+    }
     if (options.fd !== undefined) {
       const fd = options.fd;
       if (!Number.isInteger(fd) || fd < 0) throw invalidArgType('options.fd', 'a non-negative integer', fd);
@@ -142,6 +162,9 @@ export class SocketImpl extends SocketWriter implements StreamOwner {
       if (options.readable === false) this.push(null);
       if (options.writable === false) this.end();
     }
+    // Not through Duplex's options: an aborted signal destroys at once, and the fields of the
+    // layers are initialized only after the Duplex constructor returns.
+    if (options.signal !== undefined) addAbortSignal(options.signal, this);
   }
 
   // ══ Zero-copy reads ═════════════════════════════════════════════════════════════════════
@@ -190,6 +213,7 @@ export class SocketImpl extends SocketWriter implements StreamOwner {
     this.applyTcpOptions();
     if (paused) {
       (this as unknown as { readableFlowing: boolean | null }).readableFlowing = false;
+      this.updateInterest(); // not reading: not active (see updateInterest)
     } else {
       // Reading starts at once, as in Node (read(0)): data is buffered until someone consumes it.
       this.read(0);
@@ -219,6 +243,9 @@ export class SocketImpl extends SocketWriter implements StreamOwner {
     this.connected = false;
     this.readOnConnect = false;
     this.readEnded = false;
+    // Counted per connection, as Node's come from the handle.
+    this.bytesRead = 0;
+    this._bytesDispatched = 0;
     this._hadError = false;
     this.interest = 0;
     this.wq = null;
@@ -297,15 +324,22 @@ export class SocketImpl extends SocketWriter implements StreamOwner {
       this.dispatch(pending.bufs, pending.cb);
     }
     if (this.destroyed) return;
-    // Reading starts before the listeners run: one that throws must not leave the socket deaf
-    // (the loop reports the error and goes on; docs/reliability.md, "Faults under load").
-    if (this.readOnConnect) {
-      this.readOnConnect = false;
-      this._read();
+    // As Node's afterConnect: 'connect' first, then reading starts — unless a listener paused
+    // the socket (then it does not read, and, idle, does not keep the loop alive). In a finally:
+    // a listener that throws must not leave the socket deaf (the loop reports the error and goes
+    // on; docs/reliability.md, "Faults under load").
+    try {
+      this.emit('connect');
+      this.emit('ready');
+    } finally {
+      if (!this.destroyed) {
+        if (this.readOnConnect) {
+          this.readOnConnect = false;
+          this._read();
+        }
+        if (this.readable && !this.isPaused()) this.read(0);
+      }
     }
-    if (this.readable && !this.isPaused()) this.read(0);
-    this.emit('connect');
-    this.emit('ready');
   }
 
   private applyTcpOptions(): void {
@@ -430,6 +464,7 @@ export class SocketImpl extends SocketWriter implements StreamOwner {
     }
     const x = this.x;
     x.timeoutMs = ms;
+    x.timeoutProp = ms;
     x.timeoutTimer?.close();
     x.timeoutTimer = null;
     if (ms > 0 && !this.destroyed) {
@@ -441,8 +476,17 @@ export class SocketImpl extends SocketWriter implements StreamOwner {
 
   /** The inactivity timeout in ms (0: none), as Node's `socket.timeout`. */
   get timeout(): number | undefined {
-    const ms = this.ext?.timeoutMs ?? 0;
-    return ms > 0 ? ms : undefined;
+    return this.ext?.timeoutProp;
+  }
+
+  /** As Node's (a plain property there): setting it changes what it reads, not the timer. */
+  set timeout(value: number | undefined) {
+    this.x.timeoutProp = value;
+  }
+
+  /** Node's legacy name of `connecting`. */
+  get _connecting(): boolean {
+    return this.connecting;
   }
 
   private checkTimeout(): void {
