@@ -24,8 +24,8 @@ export {
   setDefaultAutoSelectFamilyAttemptTimeout,
 } from './connect';
 export type { NetSystemError } from './errors';
-export { type ConnectionListener, type ListenOptions, Server, type ServerConstructor, type ServerEvents, type ServerOptions } from './server';
-export { type ReadHandler, Socket, type SocketConstructor, type SocketEvents, type SocketOptions, type WriteCallback } from './socket';
+export { type ConnectionListener, type DropData, type ListenOptions, Server, type ServerConstructor, type ServerEvents, type ServerOptions } from './server';
+export { type NodeOnread, type ReadHandler, Socket, type SocketConstructor, type SocketEvents, type SocketOptions, type WriteCallback } from './socket';
 
 /** `createServer(options?, onConnection?)`, as Node's. */
 export function createServer(connectionListener?: ConnectionListener): Server;
