@@ -8,6 +8,7 @@
  * - this file: the state (`SocketCore`, a `stream.Duplex`);
  * - socket-read.ts: the read side (the loop's reads pushed into the stream, the fast path);
  * - socket-write.ts: the write side (`_write`/`_writev` into the batch or the WriteQueue, `_final`);
+ * - socket-settings.ts: options and addresses (TCP_NODELAY, keep-alive, the timeout, ref/unref);
  * - socket.ts: the public API (opening, connecting, closing, options, addresses, typed events).
  */
 import { Duplex, type DuplexOptions } from 'node:stream';

@@ -4,22 +4,24 @@
  * The reactor moves the bytes; the stream machinery sits on top. The class is built in layers
  * (see socket-core.ts): the shared state, the read side (socket-read.ts: the loop's reads pushed
  * into the stream, the zero-copy `onread` path), the write side (socket-write.ts: `_write`/
- * `_writev` into the loop's batch or the WriteQueue, `_final` = `shutdown(SHUT_WR)`), and this
- * file, the public API: opening (an accepted or given fd, or a connect), the loop's events,
- * closing (`_destroy` is `EPOLL_CTL_DEL` + `close(fd)`, then `'close'` with `hadError` on the
- * next iteration, as Node's comes from the handle's close callback), options and addresses.
+ * `_writev` into the loop's batch or the WriteQueue, `_final` = `shutdown(SHUT_WR)`), options
+ * and addresses (socket-settings.ts), and this file, the public API: opening (an accepted or
+ * given fd, or a connect), the loop's events, closing (`_destroy` is `EPOLL_CTL_DEL` +
+ * `close(fd)`, then `'close'` with `hadError` on the next iteration, as Node's comes from the
+ * handle's close callback).
  */
 import { addAbortSignal, type DuplexOptions } from 'node:stream';
-import { invalidArgType, outOfRange } from '../errors';
+import { invalidArgType } from '../errors';
 import { loop as defaultLoop, type Loop, type Watcher } from '../reactor/index';
 import type { StreamOwner } from '../reactor/stream-batch';
 import * as sys from '../sys/index';
 import type { Endpoint } from './address';
 import { type ConnectArgs, type ConnectOptions, startConnect } from './connect';
 import { codedError, errnoError, fromSys, invalidArgValue } from './errors';
-import { onReadableStreamEnd, SocketWriter } from './socket-write';
+import { SocketSettings } from './socket-settings';
+import { onReadableStreamEnd } from './socket-write';
 
-const { EPOLLOUT, EPOLLERR, EPOLLONESHOT, EAGAIN, SOL_SOCKET, SO_ERROR, IPPROTO_TCP, TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE } = sys;
+const { EPOLLOUT, EPOLLERR, EPOLLONESHOT, EAGAIN, SOL_SOCKET, SO_ERROR } = sys;
 
 export type { WriteCallback } from './socket-core';
 
@@ -108,7 +110,7 @@ function emitClose(socket: Socket): void {
  * ```
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed events are declared in the interface below
-export class SocketImpl extends SocketWriter implements StreamOwner {
+export class SocketImpl extends SocketSettings implements StreamOwner {
   /** @internal The Server that accepted this socket. */
   _server: { _connectionClosed(): void } | null = null;
   /** The Server that accepted this socket (as Node's `socket.server`). */
@@ -120,9 +122,6 @@ export class SocketImpl extends SocketWriter implements StreamOwner {
   /** @internal The pending connect's outcome: null when connected, else the error (fd closed). */
   _connectResult: ((error: Error) => void) | null = null;
 
-  private refed = true;
-  private noDelay: boolean;
-  private keepAlive: boolean;
   private onreadForward: ((chunk: Buffer) => void) | null = null;
 
   constructor(options: SocketOptions = {}) {
@@ -342,16 +341,6 @@ export class SocketImpl extends SocketWriter implements StreamOwner {
     }
   }
 
-  private applyTcpOptions(): void {
-    if (this.unix || this.fd < 0) return;
-    try {
-      if (this.noDelay) sys.setsockopt(this.fd, IPPROTO_TCP, TCP_NODELAY, 1);
-      if (this.keepAlive) this.setKeepAlive(true, this.ext?.keepAliveDelay ?? 0);
-    } catch {
-      // A socket reset before we got to it: the first read or write reports it.
-    }
-  }
-
   // ══ Events from the loop ════════════════════════════════════════════════════════════════
 
   /** @internal The watcher's callback (the loop has already handed over any read: _onRead). */
@@ -429,152 +418,6 @@ export class SocketImpl extends SocketWriter implements StreamOwner {
     if (this.writable) this.end();
     if (this.writableFinished) this.destroy();
     else this.once('finish', () => this.destroy());
-  }
-
-  // ══ Options and addresses ═══════════════════════════════════════════════════════════════
-
-  setNoDelay(noDelay = true): this {
-    this.noDelay = Boolean(noDelay);
-    if (this.connected && !this.destroyed && !this.unix) sys.setsockopt(this.fd, IPPROTO_TCP, TCP_NODELAY, noDelay ? 1 : 0);
-    return this;
-  }
-
-  setKeepAlive(enable = false, initialDelayMs = 0): this {
-    this.keepAlive = Boolean(enable);
-    if (initialDelayMs || this.ext) this.x.keepAliveDelay = initialDelayMs;
-    if (!this.connected || this.destroyed || this.unix || this.fd < 0) return this;
-    sys.setsockopt(this.fd, SOL_SOCKET, SO_KEEPALIVE, enable ? 1 : 0);
-    if (enable && initialDelayMs > 0) {
-      sys.setsockopt(this.fd, IPPROTO_TCP, TCP_KEEPIDLE, Math.max(1, Math.floor(initialDelayMs / 1000)));
-    }
-    return this;
-  }
-
-  /**
-   * Emit `'timeout'` after `ms` of inactivity (no bytes read or written); 0 disables. As in Node,
-   * the socket is not closed: the listener decides.
-   */
-  setTimeout(ms: number, callback?: () => void): this {
-    if (typeof ms !== 'number') throw invalidArgType('msecs', 'of type number', ms);
-    if (!(ms >= 0) || !Number.isFinite(ms)) throw outOfRange('msecs', 'a non-negative finite number', ms);
-    if (callback !== undefined) {
-      if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
-      if (ms === 0) this.removeListener('timeout', callback);
-      else this.once('timeout', callback);
-    }
-    const x = this.x;
-    x.timeoutMs = ms;
-    x.timeoutProp = ms;
-    x.timeoutTimer?.close();
-    x.timeoutTimer = null;
-    if (ms > 0 && !this.destroyed) {
-      x.lastActive = this.loop.updateTime();
-      x.timeoutTimer = this.loop.setTimeout(() => this.checkTimeout(), ms).unref();
-    }
-    return this;
-  }
-
-  /** The inactivity timeout in ms (0: none), as Node's `socket.timeout`. */
-  get timeout(): number | undefined {
-    return this.ext?.timeoutProp;
-  }
-
-  /** As Node's (a plain property there): setting it changes what it reads, not the timer. */
-  set timeout(value: number | undefined) {
-    this.x.timeoutProp = value;
-  }
-
-  /** Node's legacy name of `connecting`. */
-  get _connecting(): boolean {
-    return this.connecting;
-  }
-
-  private checkTimeout(): void {
-    const x = this.x;
-    if (this.destroyed || x.timeoutMs === 0) return;
-    const idle = this.loop.now() - x.lastActive;
-    if (idle >= x.timeoutMs) {
-      x.lastActive = this.loop.now();
-      x.timeoutTimer!.refresh();
-      this.emit('timeout');
-    } else {
-      x.timeoutTimer = this.loop.setTimeout(() => this.checkTimeout(), x.timeoutMs - idle).unref();
-    }
-  }
-
-  get remoteAddress(): string | undefined {
-    return this.peerAddress()?.address;
-  }
-
-  get remotePort(): number | undefined {
-    const p = this.peerAddress()?.port;
-    return p === undefined || p < 0 ? undefined : p;
-  }
-
-  get remoteFamily(): string | undefined {
-    return this.peerAddress()?.family;
-  }
-
-  get localAddress(): string | undefined {
-    return this.address()?.address;
-  }
-
-  get localPort(): number | undefined {
-    const p = this.address()?.port;
-    return p === undefined || p < 0 ? undefined : p;
-  }
-
-  get localFamily(): string | undefined {
-    return this.address()?.family;
-  }
-
-  /** getsockname(): `{ address, port, family }`, or `{}` when closed (as Node). */
-  address(): sys.SocketAddress | Record<string, never> {
-    if (this.fd < 0) return {};
-    try {
-      return sys.getsockname(this.fd);
-    } catch {
-      return {};
-    }
-  }
-
-  private peerAddress(): sys.SocketAddress | undefined {
-    if (!this.ext?.peer && this.fd >= 0 && this.connected) {
-      try {
-        this.x.peer = sys.getpeername(this.fd);
-      } catch {
-        return undefined;
-      }
-    }
-    return this.ext?.peer ?? undefined;
-  }
-
-  /** 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed', as Node's. */
-  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
-    if (this.connecting) return 'opening';
-    if (this.readable && this.writable) return 'open';
-    if (this.readable && !this.writable) return 'readOnly';
-    if (!this.readable && this.writable) return 'writeOnly';
-    return 'closed';
-  }
-
-  /** No connection yet (or no more): as Node's `socket.pending`. */
-  get pending(): boolean {
-    return this.fd < 0 || this.connecting;
-  }
-
-  /** Keep the loop alive for this socket (the default). */
-  ref(): this {
-    this.refed = true;
-    this.watcher?.ref();
-    return this;
-  }
-
-  /** Do not keep the loop alive for this socket alone. */
-  unref(): this {
-    this.refed = false;
-    this.watcher?.unref();
-    return this;
   }
 }
 
