@@ -66,6 +66,12 @@ function preload(dist) {
     if (NET_NAMES.has(request) && !parent?.filename?.startsWith(inside)) return ours;
     return resolve.call(this, request, parent, ...rest);
   };
+  // 'node:' requests skip _resolveFilename (Module._load serves them straight): catch them there.
+  const load = Module._load;
+  Module._load = function (request, parent, ...rest) {
+    if (request === 'node:net' && !parent?.filename?.startsWith(inside)) return load.call(this, ours, parent, ...rest);
+    return load.call(this, request, parent, ...rest);
+  };
   // ES modules (an .mjs test): a resolve hook doing the same (a loader thread: only when needed).
   if (process.env.NODE_NET_TESTS_ESM === '1' && typeof Module.register === 'function') {
     const hook = `
