@@ -16,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitBatch(env, exports);
   InitUdp(env, exports);
   InitSignals(env, exports);
+  InitProcess(env, exports);
   return exports;
 }
 

@@ -133,6 +133,7 @@ void InitAttach(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitBatch(Napi::Env env, Napi::Object exports);
 void InitUdp(Napi::Env env, Napi::Object exports);
 void InitSignals(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);  // after InitConstants: adds to its table
 
 inline void SetFn(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback cb) {
   exports.Set(name, Napi::Function::New(env, cb, name));
