@@ -5,10 +5,12 @@
  * - `Loop`, `loop`: the reactor (lib/reactor)
  * - `net`: TCP and Unix stream sockets (lib/net)
  * - `dgram`: UDP sockets (lib/dgram)
+ * - `childProcess`: `spawn`, children's exit through a pidfd, stdio over socketpairs (lib/process)
  * - `threads`: a Waker (eventfd) and a message queue between threads (lib/threads)
  * - `workers`: one loop per core, SO_REUSEPORT, rolling restarts (lib/workers)
  * @module
  */
+import * as childProcess from './process/index';
 import * as dgram from './dgram/index';
 import * as errors from './errors';
 import * as net from './net/index';
@@ -48,4 +50,4 @@ export const onSignal: typeof signals.onSignal = signals.onSignal;
 export const SignalHandle: typeof signals.SignalHandle = signals.SignalHandle;
 export type SignalHandle = signals.SignalHandle;
 export type SignalCallback = signals.SignalCallback;
-export { dgram, net, sys, threads, workers };
+export { childProcess, dgram, net, sys, threads, workers };

@@ -203,6 +203,8 @@ export class SocketImpl extends Duplex implements StreamOwner {
     if (options.readableHighWaterMark !== undefined) streamOptions.readableHighWaterMark = options.readableHighWaterMark;
     if (options.writableHighWaterMark !== undefined) streamOptions.writableHighWaterMark = options.writableHighWaterMark;
     if (options.signal !== undefined) streamOptions.signal = options.signal;
+    // Node passes `readable: false` to Duplex too: no readable side at all, never an 'end' (child stdin).
+    if (options.readable === false && options.fd !== undefined) (streamOptions as { readable?: boolean }).readable = false;
     super(streamOptions);
     this.loop = options.loop ?? defaultLoop;
     this.loopState = internals(this.loop);
