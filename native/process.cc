@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <climits>
 #include <csignal>
+#include <cstring>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -126,8 +127,10 @@ static Napi::Value PosixSpawn(const Napi::CallbackInfo& info) {
     }
   }
   if (flags & POSIX_SPAWN_SETSIGDEF) {
+    // Every bit set, not sigfillset(): that leaves out glibc's internal signals (32, 33), and
+    // glibc's posix_spawn sets those to SIG_IGN in the child, which exec would then keep.
     sigset_t all;
-    sigfillset(&all);
+    memset(&all, 0xff, sizeof all);
     posix_spawnattr_setsigdefault(&sa.attr, &all);
   }
   if (flags & POSIX_SPAWN_SETSIGMASK) {

@@ -245,6 +245,8 @@ describe('childProcess.spawn against real programs', () => {
       ['echo $((6 * 7))', [], { shell: true }],
       ['sh', ['-c', 'echo out; echo err >&2'], { stdio: ['ignore', 'pipe', 'ignore'] }],
       ['sh', ['-c', 'cat; echo err >&2'], { stdio: ['ignore', 'pipe', 1] }],
+      // no signal left ignored or blocked in the child (Node ignores SIGPIPE; exec keeps that)
+      ['grep', ['-E', '^Sig(Ign|Blk)', '/proc/self/status'], {}],
     ];
     for (const [file, args, options] of runs) {
       const theirs = await record(nodes(file, args, options));

@@ -24,7 +24,7 @@
  */
 import { constant, native } from './native';
 
-/** posix_spawn attribute flag: every signal to its default action in the child (see {@link posix_spawn}). */
+/** posix_spawn attribute flag: every signal (glibc's internal 32 and 33 included) to its default action in the child. */
 export const POSIX_SPAWN_SETSIGDEF: number = constant('POSIX_SPAWN_SETSIGDEF');
 /** posix_spawn attribute flag: the child starts with an empty signal mask. */
 export const POSIX_SPAWN_SETSIGMASK: number = constant('POSIX_SPAWN_SETSIGMASK');
