@@ -245,6 +245,11 @@ describe('childProcess.spawn against real programs', () => {
       ['echo $((6 * 7))', [], { shell: true }],
       ['sh', ['-c', 'echo out; echo err >&2'], { stdio: ['ignore', 'pipe', 'ignore'] }],
       ['sh', ['-c', 'cat; echo err >&2'], { stdio: ['ignore', 'pipe', 1] }],
+      // detached: the child leads a session of its own (field 6 of /proc/PID/stat)
+      ['sh', ['-c', 'read -r a b c d e sid rest < /proc/$$/stat; [ "$sid" = "$$" ] && echo leader || echo member'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] }],
+      ['sh', ['-c', 'read -r a b c d e sid rest < /proc/$$/stat; [ "$sid" = "$$" ] && echo leader || echo member'], {}],
+      // an fd number is read as Int32 (1.5 is fd 1)
+      ['sh', ['-c', 'echo to-fd-1'], { stdio: ['ignore', 'pipe', { fd: 1.5 }] }],
       // no signal left ignored or blocked in the child (Node ignores SIGPIPE; exec keeps that)
       ['grep', ['-E', '^Sig(Ign|Blk)', '/proc/self/status'], {}],
     ];
@@ -395,6 +400,8 @@ describe('childProcess.spawn with bad input', () => {
       ['ls', [], { killSignal: 'SIGFOO' }],
       ['ls', [], { killSignal: {} }],
       ['ls', [], { signal: 'x' }],
+      ['true', [], { stdio: [99_999] }],
+      ['true', [], { stdio: ['pipe', 'pipe', 'pipe', 99_999] }],
     ];
     const describeThrow = (fn: () => unknown): string => {
       try {

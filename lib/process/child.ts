@@ -173,7 +173,11 @@ export class ChildProcess extends EventEmitter {
       if (n.cwd !== undefined) actions.push(['chdir', n.cwd]);
       pid = this.start(n, actions);
     } catch (e) {
-      failure = sysErrno(e);
+      if (!sys.isSystemError(e)) {
+        for (const fd of ours) if (fd >= 0) sys.close(fd); // closeAfter: in finally
+        throw e;
+      }
+      failure = e.errno;
     } finally {
       for (const fd of closeAfter) sys.close(fd);
     }

@@ -92,8 +92,9 @@ export function parseStdio(stdio: unknown): StdioSpec[] {
     if (entry === 'ignore') return { type: 'ignore' };
     if (entry === 'pipe' || entry === 'overlapped' || (typeof entry === 'number' && entry < 0)) return { type: 'pipe' };
     if (entry === 'inherit') return { type: 'fd', fd: i };
-    if (typeof entry === 'number') return { type: 'fd', fd: entry };
-    if (typeof entry === 'object' && typeof (entry as { fd?: unknown }).fd === 'number') return { type: 'fd', fd: (entry as { fd: number }).fd };
+    // `| 0`: Node's process_wrap reads the fd with Int32Value (1.5 is fd 1).
+    if (typeof entry === 'number') return { type: 'fd', fd: entry | 0 };
+    if (typeof entry === 'object' && typeof (entry as { fd?: unknown }).fd === 'number') return { type: 'fd', fd: (entry as { fd: number }).fd | 0 };
     if (entry === 'ipc') throw codedError('ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', "stdio 'ipc' is not supported by epoll-reactor's spawn");
     throw invalidArgValue('stdio', entry); // the entry, as Node's message shows it
   });
