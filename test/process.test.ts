@@ -328,6 +328,18 @@ describe('childProcess.spawn: many children, extra fds, a full fd table', () => 
     });
   }
 
+  it("Node's children and ours side by side: each side reaps only its own", async () => {
+    const loop = new pkg.Loop().attach();
+    try {
+      const mine = Array.from({ length: 5 }, (_, i) => oursOn(loop)('sh', ['-c', `exit ${10 + i}`]));
+      const theirs = Array.from({ length: 5 }, (_, i) => nodes('sh', ['-c', `exit ${20 + i}`]));
+      const got = await Promise.all([...mine, ...theirs].map((c) => record(c)));
+      expect(got.map((g) => own(g.events).at(-1))).toEqual([10, 11, 12, 13, 14, 20, 21, 22, 23, 24].map((n) => `close ${n} null`));
+    } finally {
+      loop.close();
+    }
+  });
+
   it("a 'pipe' at fd 3 is a fourth socket, as in Node", async () => {
     const script = 'echo three >&3';
     const options = { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] };
