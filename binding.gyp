@@ -15,6 +15,7 @@
         "native/udp.cc",
         "native/signals.cc",
         "native/inotify.cc",
+        "native/process.cc",
         "native/inet.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

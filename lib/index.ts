@@ -6,10 +6,12 @@
  * - `net`: TCP and Unix stream sockets (lib/net)
  * - `dgram`: UDP sockets (lib/dgram)
  * - `fs`: `watch()` over inotify (lib/fs)
+ * - `childProcess`: `spawn`, children's exit through a pidfd, stdio over socketpairs (lib/process)
  * - `threads`: a Waker (eventfd) and a message queue between threads (lib/threads)
  * - `workers`: one loop per core, SO_REUSEPORT, rolling restarts (lib/workers)
  * @module
  */
+import * as childProcess from './process/index';
 import * as dgram from './dgram/index';
 import * as errors from './errors';
 import * as fs from './fs/index';
@@ -50,4 +52,4 @@ export const onSignal: typeof signals.onSignal = signals.onSignal;
 export const SignalHandle: typeof signals.SignalHandle = signals.SignalHandle;
 export type SignalHandle = signals.SignalHandle;
 export type SignalCallback = signals.SignalCallback;
-export { dgram, fs, net, sys, threads, workers };
+export { childProcess, dgram, fs, net, sys, threads, workers };

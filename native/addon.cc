@@ -17,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitUdp(env, exports);
   InitSignals(env, exports);
   InitInotify(env, exports);
+  InitProcess(env, exports);
   return exports;
 }
 

@@ -135,6 +135,7 @@ void InitBatch(Napi::Env env, Napi::Object exports);
 void InitUdp(Napi::Env env, Napi::Object exports);
 void InitSignals(Napi::Env env, Napi::Object exports);
 void InitInotify(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);  // after InitConstants: adds to its table
 
 inline void SetFn(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback cb) {
   exports.Set(name, Napi::Function::New(env, cb, name));

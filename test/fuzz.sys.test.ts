@@ -1192,6 +1192,12 @@ const CALLS: Record<string, fc.Arbitrary<Call>> = {
   own_fd: call('own_fd', fdArb),
   owned_fds: call('owned_fds'),
   pipe2: call('pipe2', pick([0, C.O_NONBLOCK, C.O_CLOEXEC, 0x4000], [0x80, INT_MAX])),
+  socketpair: call(
+    'socketpair',
+    pick([C.AF_UNIX], [C.AF_INET, 0, 9999, INT_MAX]),
+    pick([C.SOCK_STREAM, C.SOCK_DGRAM, C.SOCK_STREAM | C.SOCK_NONBLOCK], [0, 5, 9999]),
+    pick([0], [6, 9999]),
+  ),
   eventfd: call('eventfd', pick([0, 1, 2 ** 32 - 1], [2 ** 32]), pick([0, C.EFD_NONBLOCK, C.EFD_SEMAPHORE], [INT_MAX])),
   eventfd_read: call('eventfd_read', fdFor('event')),
   inotify_init1: call('inotify_init1', pick([0, C.IN_NONBLOCK], [1, INT_MAX])),
@@ -1255,7 +1261,12 @@ const CALLS: Record<string, fc.Arbitrary<Call>> = {
   makeSystemError: call('makeSystemError', pick([1, 9, 11, 111, 4095], [0, 4096, -9]), or(fc.constantFrom<Sym>({ k: 'str', v: 'connect' }, { k: 'str', v: '' }, { k: 'str', v: 'x'.repeat(1000) }))),
 };
 /** Functions of `sys` deliberately not fuzzed here, and why. */
-const NOT_FUZZED: Record<string, string> = {};
+const NOT_FUZZED: Record<string, string> = {
+  posix_spawn: 'starts programs; its argument checks and errors are tested in test/process.test.ts',
+  pidfd_open: 'opens any process of the machine by pid; tested in test/process.test.ts',
+  pidfd_send_signal: 'signals processes; tested in test/process.test.ts',
+  waitid: 'a fuzzed P_ALL would reap Node\'s own children; tested in test/process.test.ts',
+};
 // Present in the build under test (makeSystemError is newer than some builds).
 const FUZZED = Object.keys(CALLS).filter((fn) => typeof api[fn] === 'function');
 const callArb: fc.Arbitrary<Call> = fc.oneof(...FUZZED.map((fn) => CALLS[fn] as fc.Arbitrary<Call>));
@@ -1300,7 +1311,7 @@ const FD_ARGS: Record<string, number[]> = {
   isCloseOnExec: [0],
 };
 /** Functions whose successful result is a new fd (or a pair) this run must close. */
-const CREATES = new Set(['epoll_create1', 'pipe2', 'eventfd', 'timerfd_create', 'socket', 'accept4', 'inotify_init1']);
+const CREATES = new Set(['epoll_create1', 'pipe2', 'socketpair', 'eventfd', 'timerfd_create', 'socket', 'accept4', 'inotify_init1']);
 /** The batches whose first argument is a list of fds. */
 const BATCHES = new Set(['read_many', 'send_many', 'recvmmsg_many', 'sendmmsg_many']);
 /** Calls whose syscalls never fail with ENOTSOCK: if one says so, it read errno left from before. */
@@ -1519,6 +1530,7 @@ function checkResult(fn: string, args: unknown[], r: unknown): void {
       expect(isInt(r), label).toBe(true);
       break;
     case 'pipe2':
+    case 'socketpair':
       expect(Array.isArray(r) && r.length === 2 && r.every((x) => isInt(x) && x >= 0), label).toBe(true);
       break;
     case 'clock_gettime':

@@ -142,6 +142,8 @@ export class SocketImpl extends SocketSettings implements StreamOwner {
     if (options.highWaterMark !== undefined) streamOptions.highWaterMark = options.highWaterMark;
     if (options.readableHighWaterMark !== undefined) streamOptions.readableHighWaterMark = options.readableHighWaterMark;
     if (options.writableHighWaterMark !== undefined) streamOptions.writableHighWaterMark = options.writableHighWaterMark;
+    // Node passes `readable: false` to Duplex too: no readable side at all, never an 'end' (child stdin).
+    if (options.readable === false && options.fd !== undefined) (streamOptions as { readable?: boolean }).readable = false;
     super(streamOptions, options.loop ?? defaultLoop);
     this.noDelay = options.noDelay !== false;
     this.keepAlive = options.keepAlive === true;

@@ -35,6 +35,7 @@ import { invalidArgType, outOfRange } from '../errors';
 import { constant, native } from './native';
 
 export { addonPath } from './native';
+export * from './process';
 export * from './udp';
 
 export type { AttachHandle, Bytes, SocketAddress, TimerSpec, TimerSpecIn, Words } from './native';

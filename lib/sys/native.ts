@@ -117,6 +117,11 @@ export interface Native extends UdpNative {
   attach_start(epfd: number, callback: (status: number) => void): AttachHandle;
   attach_ref(handle: AttachHandle, ref: boolean): void;
   attach_stop(handle: AttachHandle): void;
+  posix_spawn(path: string, argv: readonly string[], envp: readonly string[], actions?: readonly (readonly unknown[])[], flags?: number): number;
+  pidfd_open(pid: number, flags?: number): number;
+  pidfd_send_signal(pidfd: number, sig: number, flags?: number): void;
+  waitid(idtype: number, id: number, options: number): { pid: number; code: number; status: number } | null;
+  socketpair(domain: number, type: number, protocol?: number): [number, number];
   signalOpen(): number;
   signalStart(signum: number): number;
   signalStop(id: number): void;
