@@ -7,6 +7,7 @@
  * - {@link dgram}: UDP sockets shaped like Node's `dgram`, batched with recvmmsg/sendmmsg
  * - {@link threads}: a Waker on eventfd and a SharedArrayBuffer message queue between threads
  * - {@link fs}: `watch()`, Node's `fs.watch` over inotify, bursts coalesced
+ * - {@link childProcess}: `spawn()`, Node's `child_process.spawn` with the exit through a pidfd
  *
  * ```ts
  * import { dgram, loop, Loop, net, sys } from 'epoll-reactor';   // or require('epoll-reactor')
@@ -20,6 +21,7 @@ import type * as docs from './entry';
 import type * as pkg from '../../lib/index';
 
 export { LoopError, type LoopErrorCode } from '../../lib/errors';
+export * as childProcess from '../../lib/process/index';
 export * as dgram from '../../lib/dgram/index';
 export * as fs from '../../lib/fs/index';
 export * as threads from '../../lib/threads/index';
