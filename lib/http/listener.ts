@@ -1,0 +1,148 @@
+/**
+ * How Node's own servers (`http.Server`, `https.Server`, `tls.Server`, all `net.Server`s of
+ * node:net) accept on the reactor.
+ *
+ * Node's `net.Server` keeps its listening socket in `this._handle` and reads it in exactly four
+ * places: `close()` (`_handle.close()`), `address()` (`_handle.getsockname(out)`), `ref()`/`unref()`
+ * and the `listening` getter. Everything else — http's `close()` (idle connections closed, its
+ * timeout checker stopped), `closeAllConnections()`, `getConnections()`, `'close'` once the last
+ * connection is gone (`_emitCloseIfDrained`, counting `_connections`) — is built on those. So
+ * `listen()` is the one method we replace: it listens with our `net.Server`, puts a
+ * {@link ListenerHandle} over it in `_handle`, and hands each accepted socket to the Node server
+ * as Node's own `onconnection` does (`_connections++`, `socket.server`, `emit('connection')`).
+ * Node's code does the rest, unchanged.
+ */
+import type * as nodeNet from 'node:net';
+import { loop as defaultLoop, type Loop } from '../reactor/index';
+import { Server as ReactorServer } from '../net/server';
+import type { Socket } from '../net/socket';
+
+/** The members of Node's `net.Server` this module reads and writes (its own, not ours). */
+export interface NodeServerState extends nodeNet.Server {
+  _handle: ListenerHandle | null;
+  _connections: number;
+  _pipeName?: string;
+  _unref: boolean;
+  _listeningId: number;
+  _emitCloseIfDrained(): void;
+  allowHalfOpen: boolean;
+  pauseOnConnect: boolean;
+  noDelay: boolean;
+  keepAlive: boolean;
+  /** Seconds, as Node stores it. */
+  keepAliveInitialDelay: number;
+  highWaterMark: number;
+}
+
+/** What Node's `net.Server` calls on `_handle`, answered by our listener. */
+export class ListenerHandle {
+  constructor(readonly listener: ReactorServer) {}
+
+  close(): void {
+    this.listener.close();
+  }
+
+  ref(): void {
+    this.listener.ref();
+  }
+
+  unref(): void {
+    this.listener.unref();
+  }
+}
+
+/** A TCP listener also answers `getsockname` (a Unix one does not: Node then reports `_pipeName`). */
+class TcpListenerHandle extends ListenerHandle {
+  getsockname(out: Record<string, unknown>): number {
+    const address = this.listener.address();
+    if (address === null || typeof address === 'string') return -9; // UV_EBADF, as a closed handle
+    out.address = address.address;
+    out.family = address.family;
+    out.port = address.port;
+    return 0;
+  }
+}
+
+/**
+ * Node's `server.listen(...args)`, every form, on `loop`: our `net.Server` accepts, `server`
+ * gets `'listening'`, `'error'`, `'drop'` and each connection.
+ */
+export function listenOnLoop(server: NodeServerState, loop: Loop, args: unknown[]): void {
+  if (server._handle) {
+    const e = new Error('Listen method has been called more than once without closing.') as Error & { code: string };
+    e.code = 'ERR_SERVER_ALREADY_LISTEN';
+    throw e;
+  }
+  const cb = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : null;
+  const listener = new ReactorServer({
+    loop,
+    allowHalfOpen: server.allowHalfOpen,
+    pauseOnConnect: server.pauseOnConnect,
+    noDelay: server.noDelay,
+    keepAlive: server.keepAlive,
+    keepAliveInitialDelay: server.keepAliveInitialDelay * 1000,
+    readableHighWaterMark: server.highWaterMark,
+    writableHighWaterMark: server.highWaterMark,
+  });
+  listener.on('connection', (socket) => accept(server, socket));
+  listener.on('drop', (data) => server.emit('drop', data));
+  listener.on('error', (e) => {
+    if (server._handle?.listener === listener) server._handle = null;
+    server.emit('error', e);
+  });
+  // As Node's: listen(), then close() or listen() again before a host name resolves, cancels it.
+  const id = ++server._listeningId;
+  listener.once('listening', () => {
+    if (server._listeningId !== id) {
+      listener.close();
+      return;
+    }
+    adopt(server, listener);
+    server.emit('listening');
+  });
+  (listener.listen as (...a: unknown[]) => unknown)(...args);
+  // An IP or a path listens at once: as with Node, address() answers before 'listening'.
+  if (listener.listening) adopt(server, listener);
+  if (cb !== null) server.once('listening', cb);
+}
+
+function adopt(server: NodeServerState, listener: ReactorServer): void {
+  if (server._handle?.listener === listener) return;
+  const address = listener.address();
+  if (typeof address === 'string') {
+    server._pipeName = address;
+    server._handle = new ListenerHandle(listener);
+  } else {
+    server._handle = new TcpListenerHandle(listener);
+  }
+  if (server._unref) listener.unref();
+}
+
+/** Node's `onconnection`, for one of our sockets. */
+function accept(server: NodeServerState, socket: Socket): void {
+  if (server.maxConnections && server._connections >= server.maxConnections) {
+    server.emit('drop', {
+      localAddress: socket.localAddress,
+      localPort: socket.localPort,
+      localFamily: socket.localFamily,
+      remoteAddress: socket.remoteAddress,
+      remotePort: socket.remotePort,
+      remoteFamily: socket.remoteFamily,
+    });
+    socket.destroy();
+    return;
+  }
+  server._connections++;
+  socket.server = server;
+  socket.once('close', () => {
+    server._connections--;
+    server._emitCloseIfDrained();
+  });
+  server.emit('connection', socket);
+}
+
+/** The loop a server was given (`{ loop }` in its options), or the default loop. */
+export function loopOption(options: unknown): Loop {
+  const loop = options !== null && typeof options === 'object' ? (options as { loop?: Loop }).loop : undefined;
+  return loop ?? defaultLoop;
+}
