@@ -2,7 +2,7 @@
  * The client side's one hook: an Agent's `createConnection(options)` — what Node's `http.Agent`
  * calls to open a connection (net.createConnection by default) — opens one of our sockets.
  */
-import type { Loop } from '../reactor/index';
+import { loop as defaultLoop, type Loop } from '../reactor/index';
 import { connect, type NetConnectOpts } from '../net/index';
 import type { Socket } from '../net/socket';
 
@@ -49,4 +49,10 @@ export function withDefaultAgent(args: unknown[], agent: unknown): unknown[] {
   }
   if (first !== null && typeof first === 'object') return [{ ...first, _defaultAgent: agent }, ...args.slice(1)];
   return args;
+}
+
+/** The loop a server or agent was given (`{ loop }` in its options), or the default loop. */
+export function loopOption(options: unknown): Loop {
+  const loop = options !== null && typeof options === 'object' ? (options as { loop?: Loop }).loop : undefined;
+  return loop ?? defaultLoop;
 }

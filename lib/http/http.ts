@@ -15,8 +15,8 @@
 import * as nodeHttp from 'node:http';
 import type { Loop } from '../reactor/index';
 import type { Socket } from '../net/socket';
-import { connectOnLoop, withDefaultAgent } from './connection';
-import { listenOnLoop, loopOption, type NodeServerState } from './listener';
+import { connectOnLoop, loopOption, withDefaultAgent } from './connection';
+import { listenOnLoop, type NodeServerState } from './listener';
 
 export {
   ClientRequest,

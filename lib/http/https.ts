@@ -16,9 +16,9 @@ import * as nodeHttps from 'node:https';
 import type * as nodeTls from 'node:tls';
 import { urlToHttpOptions } from 'node:url';
 import type { Loop } from '../reactor/index';
-import { connectOnLoop } from './connection';
-import { listenOnLoop, loopOption, type NodeServerState } from './listener';
-import { copyAddresses, fillServerAddresses } from './tls-socket';
+import { connectOnLoop, loopOption } from './connection';
+import { listenOnLoop, type NodeServerState } from './listener';
+import { copyAddresses, fillServerAddresses, keepOpenUnderTls } from './tls-socket';
 
 export type { RequestOptions } from 'node:https';
 
@@ -73,6 +73,7 @@ export class Agent extends nodeHttps.Agent {
     // Node's own https createConnection (session cache, tls.connect) with the socket given to it.
     const create = nodeHttps.Agent.prototype.createConnection as unknown as (this: Agent, o: unknown) => nodeTls.TLSSocket;
     const tlsSocket = create.call(this, { ...options, socket: raw });
+    keepOpenUnderTls(raw);
     raw.once('connect', () => copyAddresses(tlsSocket, raw));
     return tlsSocket;
   }

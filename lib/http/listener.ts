@@ -13,9 +13,11 @@
  * Node's code does the rest, unchanged.
  */
 import type * as nodeNet from 'node:net';
-import { loop as defaultLoop, type Loop } from '../reactor/index';
+import * as nodeTls from 'node:tls';
+import type { Loop } from '../reactor/index';
 import { Server as ReactorServer } from '../net/server';
 import type { Socket } from '../net/socket';
+import { keepOpenUnderTls } from './tls-socket';
 
 /** The members of Node's `net.Server` this module reads and writes (its own, not ours). */
 export interface NodeServerState extends nodeNet.Server {
@@ -139,10 +141,6 @@ function accept(server: NodeServerState, socket: Socket): void {
     server._emitCloseIfDrained();
   });
   server.emit('connection', socket);
-}
-
-/** The loop a server was given (`{ loop }` in its options), or the default loop. */
-export function loopOption(options: unknown): Loop {
-  const loop = options !== null && typeof options === 'object' ? (options as { loop?: Loop }).loop : undefined;
-  return loop ?? defaultLoop;
+  // A TLS server has just wrapped the socket in Node's TLSSocket (see keepOpenUnderTls).
+  if (server instanceof nodeTls.Server) keepOpenUnderTls(socket);
 }

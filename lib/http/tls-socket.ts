@@ -9,8 +9,7 @@ import { isIP } from 'node:net';
 import * as nodeTls from 'node:tls';
 import { normalizeArgs } from '../net/connect';
 import type { Socket } from '../net/socket';
-import { connectOnLoop } from './connection';
-import { loopOption } from './listener';
+import { connectOnLoop, loopOption } from './connection';
 
 interface AddressCache {
   _peername?: unknown;
@@ -22,6 +21,17 @@ export function copyAddresses(tlsSocket: nodeTls.TLSSocket, raw: Socket): void {
   const cache = tlsSocket as unknown as AddressCache;
   if (raw.remoteAddress !== undefined) cache._peername = { address: raw.remoteAddress, family: raw.remoteFamily, port: raw.remotePort };
   if (raw.localAddress !== undefined) cache._sockname = { address: raw.localAddress, family: raw.localFamily, port: raw.localPort };
+}
+
+/**
+ * Once Node's TLSSocket is built over `raw` (it copies `raw.allowHalfOpen` as its own), `raw`
+ * itself must stay half-open: the TLS layer ends it (close_notify, then our end()) when it is
+ * done. Left as it was, our socket would end its writable side the moment the peer's FIN
+ * arrives, cutting off what TLS still had to send (with a libuv socket Node's TLS works on the
+ * fd below the JavaScript socket, and the question does not arise).
+ */
+export function keepOpenUnderTls(raw: Socket): void {
+  raw.allowHalfOpen = true;
 }
 
 /** The socket of ours under a server-side TLS socket (Node's JSStreamSocket keeps it as `stream`). */
@@ -54,6 +64,7 @@ export function connectTls(options: nodeTls.ConnectionOptions & { loop?: unknown
   if (withSocket.servername === undefined && typeof options.host === 'string' && isIP(options.host) === 0) withSocket.servername = options.host;
   delete (withSocket as { loop?: unknown }).loop;
   const tlsSocket = nodeTls.connect(withSocket, cb);
+  keepOpenUnderTls(raw);
   if (raw.connecting) raw.once('connect', () => copyAddresses(tlsSocket, raw));
   else copyAddresses(tlsSocket, raw);
   return tlsSocket;

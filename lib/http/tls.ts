@@ -12,7 +12,8 @@
  */
 import * as nodeTls from 'node:tls';
 import type { Loop } from '../reactor/index';
-import { listenOnLoop, loopOption, type NodeServerState } from './listener';
+import { loopOption } from './connection';
+import { listenOnLoop, type NodeServerState } from './listener';
 import { connectTls, fillServerAddresses, normalizeTlsArgs } from './tls-socket';
 
 export {
