@@ -160,7 +160,7 @@ const programs = [
 describe('every example and lesson: --help, and unknown flags', () => {
   it('finds the programs', () => {
     expect(programs).toEqual(expect.arrayContaining(['c10k.js', 'echo-server.js', 'http-server.js', 'learn/07-one-sleep-all-fds.js']));
-    expect(programs).toHaveLength(6 + 7);
+    expect(programs).toHaveLength(10 + 7);
   });
 
   it.each(programs)('%s --help prints its usage and flags and exits 0; --bogus exits 2 with a one-line reason', async (file) => {
