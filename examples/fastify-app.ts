@@ -26,11 +26,15 @@ app.get<{ Params: { id: number } }>(
 );
 app.post('/echo', async (req) => req.body);
 
+// The driver starts once Fastify listens (after its plugins load): a standalone run() with
+// nothing to watch yet would return at once.
 app.listen({ port: args.port, host: args.host, backlog: args.backlog }).then(
-  () => announce(app.server.address()),
+  () => {
+    announce(app.server.address());
+    void drive(args.driver);
+  },
   (e: Error) => {
     console.error(`fastify-app: ${e.message}`);
     process.exit(1);
   },
 );
-void drive(args.driver);
