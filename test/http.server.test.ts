@@ -381,6 +381,47 @@ describe('a real http.Server', () => {
     expect(got.handled).toEqual(['HTTP/1.1 400 Bad Request | mine']);
   });
 
+  it("abrupt resets (mid-request, mid-response) reach 'clientError' or close the response, as with Node's", async () => {
+    await sameAsNode(async (make) => {
+      const events: string[] = [];
+      const server = make({}, (req, res) => {
+        res.on('close', () => events.push(`response closed, finished ${res.writableFinished}`));
+        res.writeHead(200);
+        const chunk = Buffer.alloc(64 * 1024, 'r');
+        const pump = (): void => {
+          while (res.write(chunk));
+          if (!res.destroyed) res.once('drain', pump);
+        };
+        req.resume();
+        pump();
+      });
+      server.on('clientError', (e: NodeJS.ErrnoException, socket: nodeNet.Socket) => {
+        events.push(`clientError ${e.code}`);
+        socket.destroy();
+      });
+      const port = await listening(server);
+      const reset = (data: string, afterBytes: number) =>
+        new Promise<void>((resolve) => {
+          const c = nodeNet.connect(port, '127.0.0.1', () => {
+            c.write(data);
+            if (afterBytes === 0) setTimeout(() => c.resetAndDestroy(), 20);
+          });
+          let got = 0;
+          c.on('data', (d) => {
+            got += d.length;
+            if (afterBytes > 0 && got >= afterBytes && !c.destroyed) c.resetAndDestroy();
+          });
+          c.on('close', () => resolve());
+        });
+      await reset('GET / HTTP/1.1\r\nHost: x\r\nX-Half: ', 0);
+      while (events.length < 1) await new Promise((r) => setTimeout(r, 5));
+      await reset('GET /big HTTP/1.1\r\nHost: x\r\n\r\n', 256 * 1024);
+      while (events.length < 2) await new Promise((r) => setTimeout(r, 5));
+      await closed(server);
+      return events;
+    });
+  });
+
   it('a 50 MB response to a slow reader (curl --limit-rate) streams with the server’s buffers bounded', async () => {
     for (const driver of drivers) {
       const got = await onLoop(driver, async (loop) => {

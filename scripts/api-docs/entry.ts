@@ -5,6 +5,7 @@
  * - {@link Loop}, {@link loop}: the reactor — fd watchers, timers, immediates, two drivers
  * - {@link net}: TCP and Unix stream sockets shaped like Node's `net`
  * - {@link dgram}: UDP sockets shaped like Node's `dgram`, batched with recvmmsg/sendmmsg
+ * - {@link http}, {@link https}, {@link tls}: Node's own servers and clients, on our sockets
  * - {@link threads}: a Waker on eventfd and a SharedArrayBuffer message queue between threads
  *
  * ```ts
@@ -20,6 +21,9 @@ import type * as pkg from '../../lib/index';
 
 export { LoopError, type LoopErrorCode } from '../../lib/errors';
 export * as dgram from '../../lib/dgram/index';
+export * as http from '../../lib/http/http';
+export * as https from '../../lib/http/https';
+export * as tls from '../../lib/http/tls';
 export * as threads from '../../lib/threads/index';
 export * as net from './net';
 export {
