@@ -2,6 +2,7 @@
 // report's ratios are taken per round and judged against the targets.
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as nodeHttp from 'node:http';
+import * as nodeHttps from 'node:https';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FrameworksResult, frameworkRatios, frameworksMarkdown } from '../dist/bench/suites/frameworks.js';
@@ -29,29 +30,27 @@ function start(args: string[]): Promise<number> {
   });
 }
 
-function get(port: number): Promise<{ status: number; body: string }> {
+function get(port: number, secure: boolean): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    nodeHttp
-      .get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+    (secure ? nodeHttps.get : nodeHttp.get)({ host: '127.0.0.1', port, path: '/', agent: false, rejectUnauthorized: false }, (res) => {
         let body = '';
         res.on('data', (d) => {
           body += d;
         });
         res.on('end', () => resolve({ status: res.statusCode!, body }));
-      })
-      .on('error', reject);
+    }).on('error', reject);
   });
 }
 
 describe('bench/servers/framework-app', () => {
-  it.each(['plain', 'express', 'fastify'])('%s answers "Hello, World!" on Node http and on ours, both drivers', async (app) => {
+  it.each(['plain', 'express', 'fastify', 'https'])('%s answers "Hello, World!" on Node http and on ours, both drivers', async (app) => {
     for (const args of [
       ['--http', 'node'],
       ['--http', 'ours', '--driver', 'standalone'],
       ['--http', 'ours', '--driver', 'node'],
     ]) {
       const port = await start(['--app', app, ...args]);
-      expect(await get(port), `${app} ${args.join(' ')}`).toEqual({ status: 200, body: 'Hello, World!' });
+      expect(await get(port, app === 'https'), `${app} ${args.join(' ')}`).toEqual({ status: 200, body: 'Hello, World!' });
     }
   });
 });

@@ -1,7 +1,7 @@
 /**
- * Suite — frameworks: the same app (a plain handler, Express, Fastify: bench/servers/
- * framework-app.ts) served by Node's http.Server on libuv and by Node's http.Server on our
- * sockets (both drivers). wrk -t1 -c100 on the load core, each server on the server core,
+ * Suite — frameworks: the same app (a plain handler, Express, Fastify, the plain handler over
+ * HTTPS: bench/servers/framework-app.ts) served by Node's http.Server on libuv and by Node's
+ * http.Server on our sockets (both drivers). wrk -t1 -c100 on the load core, each server on the server core,
  * interleaved round by round; the figure compared is requests per server CPU-second, and the
  * ratio ours / Node is taken per round (the two ran minutes apart at most, on the same machine
  * state), then its median and spread over rounds.
@@ -15,10 +15,10 @@ import { type Running, type ServerDef, type ServerInfo, ServerPool } from '../li
 import { fmtNum, ratios, summarize } from '../lib/stats';
 import { parseWrk } from './http';
 
-export const APPS = ['plain', 'express', 'fastify'] as const;
+export const APPS = ['plain', 'express', 'fastify', 'https'] as const;
 export type App = (typeof APPS)[number];
 /** Targets from issue #22: ours / Node http, requests per server CPU-second, median of rounds. */
-export const TARGETS: Record<App, number> = { plain: 1.4, express: 1.3, fastify: 1.25 };
+export const TARGETS: Record<App, number> = { plain: 1.4, express: 1.3, fastify: 1.25, https: 1.15 };
 const CONNECTIONS = 100;
 
 export interface FrameworkRun {
@@ -66,7 +66,8 @@ export function frameworksSteps(ctx: Ctx): number {
 }
 
 async function wrk(ctx: Ctx, s: Running, seconds: number): Promise<{ out: string; error?: string }> {
-  const argv = [ctx.tools.wrk!, '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '--timeout', '5s', `http://${s.host}:${s.port}/`];
+  const scheme = s.def.id.startsWith('https-') ? 'https' : 'http';
+  const argv = [ctx.tools.wrk!, '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '--timeout', '5s', `${scheme}://${s.host}:${s.port}/`];
   const r = await runToEnd(argv, { name: 'wrk', cpu: ctx.clientCpu, raiseNofile: true, timeoutMs: (seconds + 30) * 1000 });
   if (r.timedOut) return { out: r.stdout, error: `wrk did not finish within ${seconds + 30} s` };
   if (r.exit.code !== 0) return { out: r.stdout, error: `wrk failed (${describeExit(r.exit)}): ${r.stderr.trim().slice(-300)}` };
@@ -164,7 +165,8 @@ export function frameworksMarkdown(r: FrameworksResult): string {
   if (r.skipped) return [...lines, `Skipped: ${r.skipped}.`, ''].join('\n');
   lines.push(
     `wrk -t1 -c${r.connections}, ${r.durationS} s per run, rounds interleaved; requests per server CPU-second, median (min–max) over rounds. ` +
-      'Ratios are ours / Node http, taken per round. Targets (issue #22): plain ≥ 1.4×, Express ≥ 1.3×, Fastify ≥ 1.25×.',
+      'Ratios are ours / Node http (https for the HTTPS row: keep-alive, the handshake once per connection), taken per round. ' +
+        'Targets (issue #22): plain ≥ 1.4×, Express ≥ 1.3×, Fastify ≥ 1.25×, HTTPS ≥ 1.15×.',
     '',
     '| app | server | requests / CPU-s | requests / s | p99 | errors |',
     '| --- | --- | --- | --- | --- | --- |',
@@ -186,7 +188,7 @@ export function frameworksMarkdown(r: FrameworksResult): string {
   }
   lines.push('');
   for (const q of frameworkRatios(r)) {
-    lines.push(`- ${q.app}, ${q.server}: ${q.median.toFixed(2)}× Node http (${q.min.toFixed(2)}–${q.max.toFixed(2)}); target ${q.target}×: ${q.median >= q.target ? 'met' : 'missed'}`);
+    lines.push(`- ${q.app}, ${q.server}: ${q.median.toFixed(2)}× Node ${q.app === 'https' ? 'https' : 'http'} (${q.min.toFixed(2)}–${q.max.toFixed(2)}); target ${q.target}×: ${q.median >= q.target ? 'met' : 'missed'}`);
   }
   lines.push('');
   return lines.join('\n');
