@@ -144,6 +144,25 @@ describe('a real http.Server', () => {
         s4.close(r);
       });
       expect(notRunning?.code).toBe('ERR_SERVER_NOT_RUNNING');
+      // listen({ signal }): aborting closes the http.Server itself, as Node's
+      const ac = new AbortController();
+      const s5 = http.createServer({ loop }, handler).listen({ port: 0, host: '127.0.0.1', signal: ac.signal });
+      await once(s5, 'listening');
+      const s5Closed = once(s5, 'close');
+      ac.abort();
+      await s5Closed;
+      expect([s5.listening, s5.address()]).toEqual([false, null]);
+      expect(() => http.createServer({ loop }).listen({ port: 0, signal: 'nope' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      // unref() before listen() is kept, as Node's (on a loop of its own, to see it alone)
+      const own = new pkg.Loop();
+      own.attach();
+      const s6 = http.createServer({ loop: own }, handler).unref().listen(0, '127.0.0.1');
+      await once(s6, 'listening');
+      expect(own.alive).toBe(false);
+      s6.ref();
+      expect(own.alive).toBe(true);
+      await closed(s6);
+      own.close();
     });
     rmSync(dir, { recursive: true });
   });

@@ -220,6 +220,30 @@ describe('tls', () => {
     }
   });
 
+  it('tls.connect takes Node’s argument forms: (port, host, options, cb), (port, options, cb), (options, cb)', async () => {
+    const got = await onLoop('attached', async (loop) => {
+      const server = tls.createServer({ key, cert, loop }, (socket) => socket.end(`hi ${socket.servername}`));
+      const port = await listening(server);
+      const read = (socket: nodeTls.TLSSocket) =>
+        new Promise<string>((resolve) => {
+          let b = '';
+          socket.on('data', (d) => {
+            b += d;
+          });
+          socket.on('close', () => resolve(b));
+        });
+      const out: string[] = [];
+      let called = 0;
+      const cb = () => called++;
+      out.push(await read(tls.connect(port, 'localhost', { ca: cert, loop }, cb)));
+      out.push(await read(tls.connect(port, { host: 'localhost', ca: cert, loop }, cb)));
+      out.push(await read(tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: cert, loop }, cb)));
+      await closed(server);
+      return { out, called };
+    });
+    expect(got).toEqual({ out: ['hi localhost', 'hi localhost', 'hi localhost'], called: 3 });
+  });
+
   it('tls.connect to a server with a certificate it does not trust fails as Node’s does', async () => {
     const server = nodeTls.createServer({ key, cert }, (s) => s.end());
     const port = await listening(server);

@@ -15,6 +15,7 @@
 import type * as nodeNet from 'node:net';
 import * as nodeTls from 'node:tls';
 import type { Loop } from '../reactor/index';
+import { invalidArgType } from '../errors';
 import { Server as ReactorServer } from '../net/server';
 import type { Socket } from '../net/socket';
 import { keepOpenUnderTls } from './tls-socket';
@@ -76,6 +77,7 @@ export function listenOnLoop(server: NodeServerState, loop: Loop, args: unknown[
     throw e;
   }
   const cb = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : null;
+  closeOnAbort(server, args);
   const listener = new ReactorServer({
     loop,
     allowHalfOpen: server.allowHalfOpen,
@@ -106,6 +108,31 @@ export function listenOnLoop(server: NodeServerState, loop: Loop, args: unknown[
   // An IP or a path listens at once: as with Node, address() answers before 'listening'.
   if (listener.listening) adopt(server, listener);
   if (cb !== null) server.once('listening', cb);
+}
+
+/**
+ * `listen({ signal })`: the abort closes the Node server (`server.close()`, so its `'close'`
+ * comes and `listening` turns false), not only our listener below it; the signal is taken out of
+ * the options our listener gets.
+ */
+function closeOnAbort(server: NodeServerState, args: unknown[]): void {
+  const options = args[0] as { signal?: unknown } | null | undefined;
+  if (options === null || typeof options !== 'object' || options.signal === undefined) return;
+  const { signal, ...rest } = options;
+  if (signal === null || typeof signal !== 'object' || typeof (signal as AbortSignal).addEventListener !== 'function') {
+    throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  }
+  args[0] = rest;
+  const abortSignal = signal as AbortSignal;
+  if (abortSignal.aborted) {
+    process.nextTick(() => server.close());
+    return;
+  }
+  const onAbort = (): void => {
+    server.close();
+  };
+  abortSignal.addEventListener('abort', onAbort, { once: true });
+  server.once('close', () => abortSignal.removeEventListener('abort', onAbort));
 }
 
 function adopt(server: NodeServerState, listener: ReactorServer): void {
