@@ -4,7 +4,7 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type * as nodeHttp from 'node:http';
 import * as nodeHttps from 'node:https';
-import type * as nodeNet from 'node:net';
+import * as nodeNet from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as nodeTls from 'node:tls';
@@ -157,6 +157,15 @@ describe('https.createServer', () => {
       const wrongCa = await sClient(port, ['-CAfile', otherPath, '-verify_return_error'], '');
       await seen;
       seen = next();
+      // bytes that are not TLS at all, then the connection reset
+      await new Promise<void>((resolve) => {
+        const c = nodeNet.connect(port, '127.0.0.1', () => c.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0xde, 0xad, 0xbe, 0xef, 0x00, 0xff, 0xff])));
+        c.on('error', () => {});
+        c.on('close', () => resolve());
+        void seen.then(() => c.destroy());
+      });
+      await seen;
+      seen = next();
       const nodeClient = await new Promise<string>((resolve) => {
         nodeHttps.get({ host: 'localhost', port, agent: false, ca: otherCert }).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? ''));
       });
@@ -165,7 +174,7 @@ describe('https.createServer', () => {
       return { errors, plain: plain.stdout, wrongCaRefused: wrongCa.code !== 0 && /verify error|certificate/i.test(wrongCa.out), nodeClient };
     });
     expect(got.errors[0]).toBe('ERR_SSL_HTTP_REQUEST from 127.0.0.1');
-    expect(got.errors).toHaveLength(3);
+    expect(got.errors).toHaveLength(4);
   });
 
   it('https.get through our Agent (TLS over our sockets), pooled, against our server and Node’s', async () => {
