@@ -14,6 +14,8 @@
         "native/batch.cc",
         "native/udp.cc",
         "native/signals.cc",
+        "native/inotify.cc",
+        "native/process.cc",
         "native/inet.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -10,11 +10,15 @@
  *
  * Each side of a connection is an fd, so the server and the child each need one per connection:
  * the program checks `ulimit -n` first and says what to run when it is too low.
+ *
+ * SIGTERM or SIGINT (Ctrl-C reaches the child too; it leaves the decision to the server): the
+ * listener closes, the child is stopped and waited for, and the server exits 0. The connections
+ * carry nothing, so nothing is in flight to finish (docs/signals.md).
  */
 import { fork } from 'node:child_process';
 import { loop, net, sys } from '../lib/index';
 import { intFlag, parseCommandLine, requireFds, usageError } from './cli';
-import { hostFlag } from './common';
+import { hostFlag, shutdownOnSignals } from './common';
 
 const values = parseCommandLine({
   about:
@@ -71,6 +75,11 @@ function runClient(port: number): void {
     }
   };
   open();
+  // The server decides when this ends: it stops us on its shutdown (SIGTERM), and if it is gone
+  // (the IPC channel closed), so are we. Ctrl-C's SIGINT, sent to the whole process group, is
+  // the server's to handle.
+  process.on('SIGINT', () => {});
+  process.on('disconnect', () => process.exit(0));
   void loop.run();
   setInterval(() => {}, 1 << 30); // hold them (and this process) until the parent kills us
 }
@@ -117,6 +126,16 @@ function runServer(): void {
     const c = fork(__filename, ['--client', String(port), '--connections', String(N), '--host', host], { stdio: 'inherit' });
     child = c;
     c.on('exit', (code, signal) => giveUp(`the client process exited early (${signal ?? `code ${code}`})`));
+  });
+  shutdownOnSignals({ name: 'c10k', primary: false, drainTimeout: 10_000 }, async () => {
+    done = true; // the child's exit is expected now
+    if (server.listening) server.close();
+    const c = child;
+    if (c !== undefined && c.exitCode === null && c.signalCode === null) {
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill();
+      await exited;
+    }
   });
   // Connecting 10,000 takes a second or two; a minute means something is stuck.
   loop

@@ -9,10 +9,14 @@
  * reader: it is skipped — its messages are dropped and counted, not buffered — until its
  * backlog drains (the 'drain' event). So one stalled client can never make the server buffer
  * without bound, whatever the others send.
+ *
+ * SIGTERM or SIGINT: the listener closes; every line already sent still goes to the others; each
+ * client, once quiet for 200 ms, gets "(server shutting down)" and the connection is ended; exit
+ * 0 when the last has closed (docs/signals.md).
  */
 import { type net as Net, loop, net } from '../lib/index';
 import { intFlag } from './cli';
-import { announce, drive, exampleArgs, startReporting } from './common';
+import { announce, closeWhenQuiet, drainServer, drive, exampleArgs, shutdownOnSignals, startReporting } from './common';
 
 const args = exampleArgs({
   about: 'Chat server: every line a client sends goes to every other client. A client that does not\nread is skipped (its messages dropped and counted), never buffered for without bound.',
@@ -47,7 +51,7 @@ function broadcast(from: Client, lines: string[]): void {
   const bytes = Buffer.from(text);
   totals.messages += lines.length;
   for (const c of clients) {
-    if (c === from) continue;
+    if (c === from || c.socket.writableEnded) continue; // (ended by the shutdown: gone)
     if (c.slow || c.socket.writableLength > MAX_BACKLOG) {
       c.slow = true;
       c.dropped += lines.length;
@@ -84,6 +88,8 @@ server.on('error', (e) => {
   console.error(`chat-server: ${e.message}`);
   process.exit(1);
 });
+const closeQuiet = closeWhenQuiet(server, { goodbye: (socket) => socket.write('(server shutting down)\n') });
+shutdownOnSignals(args, () => drainServer(server, { onClosing: closeQuiet }));
 server.listen({ port: args.port, host: args.host, backlog: args.backlog }, () => announce(server.address()));
 if (args.stats) {
   loop

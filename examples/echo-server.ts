@@ -5,9 +5,12 @@
  *
  * Backpressure the Node way: when write() says the queue is full, stop reading from that client
  * until 'drain'. A client that sends but never reads therefore costs at most ~16 KiB of queue.
+ *
+ * SIGTERM or SIGINT: the listener closes, every byte already sent is echoed, and each connection
+ * is ended once it has been quiet for 200 ms; exit 0 when the last has closed (docs/signals.md).
  */
 import { net } from '../lib/index';
-import { announce, counters, drive, exampleArgs, startReporting } from './common';
+import { announce, closeWhenQuiet, counters, drainServer, drive, exampleArgs, shutdownOnSignals, startReporting } from './common';
 
 const args = exampleArgs({
   about: 'Echo server: every byte read is written back. A client that sends but does not read is not\nread from either (backpressure: pause on a full queue, resume on drain).',
@@ -40,6 +43,8 @@ server.on('error', (e) => {
   console.error(`echo-server: ${e.message}`);
   process.exit(1);
 });
+const closeQuiet = closeWhenQuiet(server);
+shutdownOnSignals(args, () => drainServer(server, { onClosing: closeQuiet }));
 server.listen({ port: args.port, host: args.host, backlog: args.backlog }, () => announce(server.address()));
 startReporting(args);
 void drive(args.driver);

@@ -21,15 +21,15 @@
  * - a client that does not read its responses is not read from either (backpressure): the
  *   server never buffers more than ~16 KiB of responses for it.
  *
- * `GET /health` answers 200 `ok`, or 503 `draining` once the server drains. With `--workers N`
- * it runs as N workers on the port (examples/support/workers.ts); a drain (SIGTERM to the
- * primary, or a rolling restart) fails the health check for `--drain-delay` ms, closes the
- * listener, answers each connection's next request with `Connection: close`, and closes the
- * connections left idle.
+ * `GET /health` answers 200 `ok`, or 503 `draining` once the server drains. A drain (SIGTERM or
+ * SIGINT; with `--workers N`, SIGTERM to the primary or a rolling restart — see
+ * examples/support/workers.ts) fails the health check for `--drain-delay` ms, closes the
+ * listener, answers each connection's next request with `Connection: close`, closes the
+ * connections left idle, and exits 0 when the last one has closed (docs/signals.md).
  */
 import { type net as Net, loop, net, workers } from '../lib/index';
 import { intFlag } from './cli';
-import { announce, counters, drive, exampleArgs, startReporting } from './common';
+import { announce, counters, drainServer, drive, exampleArgs, shutdownOnSignals, startReporting } from './common';
 
 const args = exampleArgs({
   about: 'HTTP/1.1 "Hello, World!" server: keep-alive, pipelining, 400/408/413/431/501, backpressure.\nThe server the benchmarks compare with Node\'s http and a C server.',
@@ -385,17 +385,17 @@ server.on('error', (e) => {
   process.exit(1);
 });
 /**
- * Draining (a pool worker told to): the health check fails at once; when the listener closes,
- * connections close after their next answer, and those idle for DRAIN_IDLE_MS are closed (a
- * keep-alive client that sends a request just then sees the close: HTTP/1.1's own race, which
- * a client retries — so only connections quiet for a while are closed).
+ * Draining (SIGTERM or SIGINT, or a pool worker told to): the health check fails at once; when
+ * the listener closes, connections close after their next answer, and those idle for
+ * DRAIN_IDLE_MS are closed (a keep-alive client that sends a request just then sees the close:
+ * HTTP/1.1's own race, which a client retries — so only connections quiet for a while are closed).
  */
 const DRAIN_IDLE_MS = 200;
-workers.serve(server, {
-  onDraining() {
+const drainHooks = {
+  onDraining(): void {
     draining = true;
   },
-  onClosing() {
+  onClosing(): void {
     stopping = true;
     loop.setInterval(() => {
       const now = loop.now();
@@ -409,7 +409,10 @@ workers.serve(server, {
       }
     }, 50).unref();
   },
-});
+};
+workers.serve(server, drainHooks);
+// One process alone: the same drain on SIGTERM/SIGINT, `--drain-delay` ms of failing health checks first.
+shutdownOnSignals(args, () => drainServer(server, drainHooks, intFlag(args.values, 'drain-delay', 0)));
 
 // With --workers N this process only supervises N workers, each running this file.
 if (!args.primary) {

@@ -21,7 +21,7 @@ export class LoopError extends Error {
 
 /** A TypeError naming the argument, shaped like Node's ERR_INVALID_ARG_TYPE. */
 export function invalidArgType(name: string, expected: string, got: unknown): TypeError {
-  const e = new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(got)}`) as TypeError & {
+  const e = new TypeError(`The "${name}" argument must be ${expected}. Received ${typeof got === 'number' ? `type number (${got})` : describe(got)}`) as TypeError & {
     code: string;
   };
   e.code = 'ERR_INVALID_ARG_TYPE';

@@ -6,12 +6,16 @@
  * - `net`: TCP and Unix stream sockets (lib/net)
  * - `dgram`: UDP sockets (lib/dgram)
  * - `http`, `https`, `tls`: Node's own servers and clients on our sockets (lib/http)
+ * - `fs`: `watch()` over inotify (lib/fs)
+ * - `childProcess`: `spawn`, children's exit through a pidfd, stdio over socketpairs (lib/process)
  * - `threads`: a Waker (eventfd) and a message queue between threads (lib/threads)
  * - `workers`: one loop per core, SO_REUSEPORT, rolling restarts (lib/workers)
  * @module
  */
+import * as childProcess from './process/index';
 import * as dgram from './dgram/index';
 import * as errors from './errors';
+import * as fs from './fs/index';
 import * as http from './http/http';
 import * as https from './http/https';
 import * as net from './net/index';
@@ -52,4 +56,4 @@ export const onSignal: typeof signals.onSignal = signals.onSignal;
 export const SignalHandle: typeof signals.SignalHandle = signals.SignalHandle;
 export type SignalHandle = signals.SignalHandle;
 export type SignalCallback = signals.SignalCallback;
-export { dgram, http, https, net, sys, threads, tls, workers };
+export { childProcess, dgram, fs, http, https, net, sys, threads, tls, workers };

@@ -9,13 +9,15 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitConstants(env, exports);
   InitErrors(env, exports);
   InitEpoll(env, exports);
-  InitFd(env, exports);
+  InitFd(env, exports);  // before InitAttach: its teardown hook must run after attach's (fd.cc)
   InitTime(env, exports);
   InitSocket(env, exports);
   InitAttach(env, exports, data);
   InitBatch(env, exports);
   InitUdp(env, exports);
   InitSignals(env, exports);
+  InitInotify(env, exports);
+  InitProcess(env, exports);
   return exports;
 }
 

@@ -36,6 +36,7 @@ struct AddonData {
   std::vector<uint64_t> mmsg;              // udp.cc: recvmmsg/sendmmsg headers, iovecs, addresses
   PollSet* polls = nullptr;                // live attach handles (attach.cc); outlives this struct
   void* signals = nullptr;                 // signals.cc: the private signal loop; outlives this struct
+  std::vector<bool> owned;                 // fd.cc: fds to close at this environment's teardown
 };
 
 AddonData* Data(Napi::Env env);
@@ -133,6 +134,8 @@ void InitAttach(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitBatch(Napi::Env env, Napi::Object exports);
 void InitUdp(Napi::Env env, Napi::Object exports);
 void InitSignals(Napi::Env env, Napi::Object exports);
+void InitInotify(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);  // after InitConstants: adds to its table
 
 inline void SetFn(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback cb) {
   exports.Set(name, Napi::Function::New(env, cb, name));

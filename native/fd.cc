@@ -45,8 +45,11 @@ static Napi::Value Writev(const Napi::CallbackInfo& info) {
   return IoResult(info.Env(), n, "writev");
 }
 
+static void Disown(Napi::Env env, int fd);
+
 static Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
+  Disown(info.Env(), fd);  // whatever close says: the number is released (or was not ours)
   // No retry on EINTR: Linux has released the fd already, and a retry could close a new owner's.
   if (close(fd) < 0 && errno != EINTR) ThrowErrno(info.Env(), errno, "close");
   return info.Env().Undefined();
@@ -152,7 +155,60 @@ static Napi::Value Poll(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r);
 }
 
+// ── Teardown: the fds an environment owns ───────────────────────────────────────────────────
+// A worker that ends, or is terminated (no JavaScript runs then), without closing its loops
+// would leave their fds open in the process. The library's own objects mark the fds they open
+// and will close themselves (a loop's epoll fd and alarm, sockets, servers, wakers) with
+// own_fd(); close() unmarks; the environment's cleanup hook closes what is still marked. Only an
+// fd that is closed through close() may be marked: one closed another way would leave a number
+// that the teardown would close under its next owner.
+
+static void Disown(Napi::Env env, int fd) {
+  std::vector<bool>& owned = Data(env)->owned;
+  if (static_cast<size_t>(fd) < owned.size()) owned[fd] = false;
+}
+
+// own_fd(fd): close fd at this environment's teardown unless close() closes it first. EBADF for
+// an fd that is not open (which also bounds the table by RLIMIT_NOFILE).
+static Napi::Value OwnFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0, "fd");
+  if (fcntl(fd, F_GETFD) < 0) ThrowErrno(env, errno, "fcntl");
+  std::vector<bool>& owned = Data(env)->owned;
+  if (static_cast<size_t>(fd) >= owned.size()) owned.resize(static_cast<size_t>(fd) + 1);
+  owned[fd] = true;
+  return env.Undefined();
+}
+
+// owned_fds() -> the fds marked now, ascending: what the teardown would close.
+static Napi::Value OwnedFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::vector<bool>& owned = Data(env)->owned;
+  Napi::Array result = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (size_t fd = 0; fd < owned.size(); fd++) {
+    if (owned[fd]) result.Set(n++, Napi::Number::New(env, static_cast<double>(fd)));
+  }
+  return result;
+}
+
+// Runs before the instance data is freed (Node-API's own hook, which frees it, was registered
+// when the addon loaded, before ours, and hooks run last-registered first), and after attach.cc's
+// teardown has stopped libuv's poll of our epoll fds (registered after ours; see addon.cc).
+static void CloseOwned(void* arg) {
+  std::vector<bool>& owned = static_cast<AddonData*>(arg)->owned;
+  for (size_t fd = 0; fd < owned.size(); fd++) {
+    if (owned[fd]) close(static_cast<int>(fd));  // no retry on EINTR: the fd is released anyway
+  }
+  owned.clear();
+}
+
 void InitFd(Napi::Env env, Napi::Object exports) {
+  if (napi_add_env_cleanup_hook(env, CloseOwned, Data(env)) != napi_ok) {
+    NAPI_THROW_VOID(Napi::Error::New(env, "epoll-reactor: napi_add_env_cleanup_hook failed"));
+  }
+  SetFn(env, exports, "own_fd", OwnFd);
+  SetFn(env, exports, "owned_fds", OwnedFds);
   SetFn(env, exports, "read", Read);
   SetFn(env, exports, "write", Write);
   SetFn(env, exports, "readv", Readv);

@@ -1189,9 +1189,20 @@ const CALLS: Record<string, fc.Arbitrary<Call>> = {
   readv: call('readv', fdFor(...IO_ROLES), iovArb),
   writev: call('writev', fdFor(...IO_ROLES), iovArb),
   close: call('close', fdArb),
+  own_fd: call('own_fd', fdArb),
+  owned_fds: call('owned_fds'),
   pipe2: call('pipe2', pick([0, C.O_NONBLOCK, C.O_CLOEXEC, 0x4000], [0x80, INT_MAX])),
+  socketpair: call(
+    'socketpair',
+    pick([C.AF_UNIX], [C.AF_INET, 0, 9999, INT_MAX]),
+    pick([C.SOCK_STREAM, C.SOCK_DGRAM, C.SOCK_STREAM | C.SOCK_NONBLOCK], [0, 5, 9999]),
+    pick([0], [6, 9999]),
+  ),
   eventfd: call('eventfd', pick([0, 1, 2 ** 32 - 1], [2 ** 32]), pick([0, C.EFD_NONBLOCK, C.EFD_SEMAPHORE], [INT_MAX])),
   eventfd_read: call('eventfd_read', fdFor('event')),
+  inotify_init1: call('inotify_init1', pick([0, C.IN_NONBLOCK], [1, INT_MAX])),
+  inotify_add_watch: call('inotify_add_watch', fdArb, addrArb, pick([C.IN_MODIFY, C.IN_ALL_EVENTS], [0, 2 ** 32, -1])),
+  inotify_rm_watch: call('inotify_rm_watch', fdArb, pick([1], [0, -1, INT_MAX])),
   eventfd_write: call('eventfd_write', fdFor('event'), pick([0, 1, 2 ** 53 - 1], [2 ** 53, -1])),
   fcntl: call(
     'fcntl',
@@ -1250,7 +1261,12 @@ const CALLS: Record<string, fc.Arbitrary<Call>> = {
   makeSystemError: call('makeSystemError', pick([1, 9, 11, 111, 4095], [0, 4096, -9]), or(fc.constantFrom<Sym>({ k: 'str', v: 'connect' }, { k: 'str', v: '' }, { k: 'str', v: 'x'.repeat(1000) }))),
 };
 /** Functions of `sys` deliberately not fuzzed here, and why. */
-const NOT_FUZZED: Record<string, string> = {};
+const NOT_FUZZED: Record<string, string> = {
+  posix_spawn: 'starts programs; its argument checks and errors are tested in test/process.test.ts',
+  pidfd_open: 'opens any process of the machine by pid; tested in test/process.test.ts',
+  pidfd_send_signal: 'signals processes; tested in test/process.test.ts',
+  waitid: 'a fuzzed P_ALL would reap Node\'s own children; tested in test/process.test.ts',
+};
 // Present in the build under test (makeSystemError is newer than some builds).
 const FUZZED = Object.keys(CALLS).filter((fn) => typeof api[fn] === 'function');
 const callArb: fc.Arbitrary<Call> = fc.oneof(...FUZZED.map((fn) => CALLS[fn] as fc.Arbitrary<Call>));
@@ -1266,8 +1282,11 @@ const FD_ARGS: Record<string, number[]> = {
   readv: [0],
   writev: [0],
   close: [0],
+  own_fd: [0],
   eventfd_read: [0],
   eventfd_write: [0],
+  inotify_add_watch: [0],
+  inotify_rm_watch: [0],
   fcntl: [0],
   timerfd_settime: [0],
   timerfd_gettime: [0],
@@ -1292,7 +1311,7 @@ const FD_ARGS: Record<string, number[]> = {
   isCloseOnExec: [0],
 };
 /** Functions whose successful result is a new fd (or a pair) this run must close. */
-const CREATES = new Set(['epoll_create1', 'pipe2', 'eventfd', 'timerfd_create', 'socket', 'accept4']);
+const CREATES = new Set(['epoll_create1', 'pipe2', 'socketpair', 'eventfd', 'timerfd_create', 'socket', 'accept4', 'inotify_init1']);
 /** The batches whose first argument is a list of fds. */
 const BATCHES = new Set(['read_many', 'send_many', 'recvmmsg_many', 'sendmmsg_many']);
 /** Calls whose syscalls never fail with ENOTSOCK: if one says so, it read errno left from before. */
@@ -1304,6 +1323,9 @@ const NEVER_ENOTSOCK = new Set([
   'close',
   'eventfd_read',
   'eventfd_write',
+  'inotify_init1',
+  'inotify_add_watch',
+  'inotify_rm_watch',
   'timerfd_read',
   'timerfd_settime',
   'timerfd_gettime',
@@ -1497,6 +1519,8 @@ function checkResult(fn: string, args: unknown[], r: unknown): void {
       break;
     case 'epoll_create1':
     case 'eventfd':
+    case 'inotify_init1':
+    case 'inotify_add_watch':
     case 'timerfd_create':
     case 'socket':
     case 'fcntl':
@@ -1506,10 +1530,14 @@ function checkResult(fn: string, args: unknown[], r: unknown): void {
       expect(isInt(r), label).toBe(true);
       break;
     case 'pipe2':
+    case 'socketpair':
       expect(Array.isArray(r) && r.length === 2 && r.every((x) => isInt(x) && x >= 0), label).toBe(true);
       break;
     case 'clock_gettime':
       expect(typeof r === 'number' && r >= 0, label).toBe(true);
+      break;
+    case 'owned_fds':
+      expect(Array.isArray(r) && r.every((x, i) => isInt(x) && x >= 0 && (i === 0 || x > r[i - 1])), label).toBe(true);
       break;
     case 'timerfd_settime':
     case 'timerfd_gettime': {

@@ -186,7 +186,7 @@ describe('the course, quick mode', () => {
 
 describe('the course, as a student runs it', () => {
   it('every lesson runs with --quick --json and prints one JSON line', async () => {
-    expect(lessons).toHaveLength(7);
+    expect(lessons).toHaveLength(8);
     const results: Record<string, Record<string, unknown>> = {};
     for (const file of lessons) {
       const args = [join(dir, file), '--quick', '--json'];
@@ -230,5 +230,57 @@ describe('the course, as a student runs it', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toContain('    at ');
+  });
+});
+
+describe('lesson 8', () => {
+  it('8. one epoll set, every kind of fd: each poke wakes one sleep, and strace sees the same waits', async () => {
+    const lessonFile = join(dir, '08-every-kind-of-fd.js');
+    const hasStrace = (await runChild('sh', ['-c', 'command -v strace'])).code === 0;
+    const work = mkdtempSync(join(tmpdir(), 'learn-08-test-'));
+    const straceOut = join(work, 'l8.strace');
+    try {
+      const argv = [process.execPath, lessonFile, '--quick', '--json'];
+      const r = hasStrace
+        ? await runChild('strace', ['-f', '-o', straceOut, '-e', 'trace=epoll_pwait2,epoll_ctl', ...argv], { timeoutMs: 60_000 })
+        : await runChild(argv[0]!, argv.slice(1), { timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+      const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+      // all seven kinds woke the loop; the child's pokes in the order it made them (two pokes
+      // may share one wait on a loaded machine: then the order is within the wait)
+      expect([...res.order].sort()).toEqual(['eventfd', 'inotify', 'pidfd', 'signal', 'tcp', 'timerfd', 'udp']);
+      const firstWait = (kind: string) => res.wakes.findIndex((w: { names: string[] }) => w.names.includes(kind));
+      const pokes = ['tcp', 'udp', 'inotify', 'eventfd', 'signal', 'pidfd'];
+      for (let i = 1; i < pokes.length; i++) expect(firstWait(pokes[i - 1]!)).toBeLessThanOrEqual(firstWait(pokes[i]!));
+      expect(firstWait('timerfd')).toBeGreaterThanOrEqual(firstWait('tcp')); // armed when tcp woke us
+      // every wait was a sleep with no timeout (no timer of the loop's, spinUs 0): nothing polled
+      for (const w of res.wakes) expect(w.timeout).toBe(-1);
+      expect(res.wakes.length).toBeLessThanOrEqual(7);
+      expect([res.childCode, res.childStatus]).toEqual([sys.CLD_EXITED, 7]);
+      if (!hasStrace) return;
+      // strace's view of the same waits: the epoll_ctl ADDs on the loop's epoll fd map each
+      // token (epoll_event.data) to its fd; each epoll_pwait2 that returned events names tokens.
+      const lines = readFileSync(straceOut, 'utf8').split('\n');
+      const tokenFd = new Map<number, number>();
+      const waits: number[][] = [];
+      const pending = new Map<string, string>(); // pid → the unfinished call's start
+      for (let line of lines) {
+        const pid = line.split(' ')[0]!;
+        if (pid !== String(res.pid)) continue; // the child has epoll fds of its own
+        if (line.includes('<unfinished ...>')) {
+          pending.set(pid, line.replace(/\s*<unfinished \.\.\.>$/, ''));
+          continue;
+        }
+        const resumed = line.match(/^\d+\s+<\.\.\. (\w+) resumed>(.*)$/);
+        if (resumed) line = `${pending.get(pid) ?? ''}${resumed[2]}`;
+        const add = line.match(new RegExp(`epoll_ctl\\(${res.epfd}, EPOLL_CTL_ADD, (\\d+), \\{events=[^,]*, data=\\{u32=(\\d+),`));
+        if (add) tokenFd.set(Number(add[2]), Number(add[1]));
+        const wait = line.match(new RegExp(`epoll_pwait2\\(${res.epfd},\\s*(\\[.*\\]).* = (\\d+)$`));
+        if (wait && Number(wait[2]) > 0) waits.push([...wait[1]!.matchAll(/u32=(\d+)/g)].map((m) => tokenFd.get(Number(m[1]))!));
+      }
+      expect(waits).toEqual(res.wakes.map((w: { fds: number[] }) => w.fds));
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });

@@ -649,3 +649,29 @@ describe('Socket data listeners that fail', () => {
     }
   });
 });
+
+describe('run() and the last close', () => {
+  checkFdsEachTest();
+  it("returns only after the 'close' of sockets ended by their peer (the end → destroy chain runs in nextTicks)", async () => {
+    const loop = new pkg.Loop();
+    const events: string[] = [];
+    try {
+      const server = pkg.net.createServer({ loop }, (s) => {
+        s.resume();
+        s.on('end', () => events.push('server socket end'));
+        s.on('close', () => events.push('server socket close'));
+        server.close();
+      });
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        const c = pkg.net.connect({ port, host: '127.0.0.1', loop }, () => c.end());
+        c.resume();
+        c.on('close', () => events.push('client close'));
+      });
+      await loop.run();
+      expect(events.sort()).toEqual(['client close', 'server socket close', 'server socket end']);
+    } finally {
+      loop.close({ force: true });
+    }
+  });
+});

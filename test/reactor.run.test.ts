@@ -323,11 +323,13 @@ describe('spinUs', () => {
     };
     // 1.1 ms away, spinUs 1 ms: a sleep of at most 100 µs is not worth its wake-up: no sleep.
     expect(await sleeps(1.1)).toEqual([]);
-    // 20 ms away: one sleep, ending spinUs (1 ms) before the deadline.
+    // 20 ms away: a sleep, ending spinUs (1 ms) before the deadline. (Node's own fd in our set
+    // can end it early — the test runner's IPC on a loaded machine — and then the loop sleeps
+    // again for the rest, also ending 1 ms early.)
     const far = await sleeps(20);
-    expect(far.length).toBe(1);
+    expect(far.length).toBeGreaterThanOrEqual(1);
     expect(far[0]).toBeGreaterThan(2);
-    expect(far[0]).toBeLessThanOrEqual(19);
+    for (const t of far) expect(t).toBeLessThanOrEqual(19);
   });
 
   it('learns its wake-up latency from the sleeps the alarm ended, and rings the alarm that much earlier', async () => {

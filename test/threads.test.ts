@@ -88,6 +88,24 @@ describe('MessageQueue', () => {
     expect(() => q.send('late')).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_CLOSED' }));
   });
 
+  it('carries records across the end of the ring at every offset (header or body split)', () => {
+    const q = new threads.MessageQueue({ capacity: 64, loop });
+    const got: unknown[] = [];
+    q.on('message', (m) => got.push(m));
+    const sent: unknown[] = [];
+    for (let i = 0; i < 300; i++) {
+      const n = (i * 7) % 23;
+      const batch = [String.fromCodePoint(0x1f600 + (i % 5)).repeat(n % 6) + 'é'.repeat(n % 4), Buffer.alloc(n, i & 0xff)];
+      for (const m of batch) {
+        if (q.send(m)) sent.push(m);
+      }
+      loop.runNoWait();
+    }
+    expect(got).toEqual(sent);
+    expect(sent.length).toBeGreaterThan(400);
+    q.close();
+  });
+
   it('keeps the rest of a batch when a listener throws', () => {
     const q = new threads.MessageQueue({ loop });
     const got: unknown[] = [];

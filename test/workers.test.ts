@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fdSnapshot, packageDir, pkg, runChild } from './helpers';
+import { HttpClient, OK_CLOSE, sleep, straggler } from './load-clients';
 
 const { workers } = pkg;
 const ID_SERVER = join(packageDir, 'test/fixtures/workers/id-server.cjs');
@@ -279,5 +280,38 @@ describe('zero downtime under load', () => {
     const exited = new Promise<number | null>((res) => proc.on('exit', res));
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
+  });
+
+  // #24 part 2: the drain itself under load. wrk cannot be the client here: after the drain it
+  // reconnects, is refused, and counts that as a socket error; these clients stop when told
+  // `Connection: close`, as the server asks.
+  it.each(['thread', 'process'])('a SIGTERM drain under load (%s workers): every request begun before it answered 200, no socket error, exit 0', async (mode) => {
+    const { proc, match, output } = await startProgram([HTTP_SERVER, '--port', '0', '--workers', '2', '--worker-mode', mode], /listening on 127\.0\.0\.1:(\d+)/);
+    await waitFor(output, /2 workers \((threads|processes)\) ready/);
+    const port = Number(match[1]);
+    const clients = Array.from({ length: 16 }, () => new HttpClient(port));
+    await sleep(500);
+    let sentBefore: number[] = [];
+    const exited = new Promise<number | null>((res) => proc.on('exit', res));
+    // one more client has sent half a request when the signal comes, the rest 60 ms after it
+    const late = await straggler(port, 'GET /late HTTP/1.1\r\nHo', 'st: x\r\n\r\n', () => {
+      sentBefore = clients.map((c) => c.sent);
+      proc.kill('SIGTERM');
+    });
+    expect(await exited).toBe(0);
+    await Promise.all(clients.map((c) => c.closed));
+    expect(late).toEqual({ got: OK_CLOSE, errors: [] });
+    expect(clients.flatMap((c) => c.errors)).toEqual([]); // zero socket errors
+    expect([...new Set(clients.flatMap((c) => [...c.statuses]))]).toEqual([200]); // zero non-2xx
+    clients.forEach((c, i) => {
+      expect(c.sent).toBeGreaterThan(0);
+      expect(c.answered).toBe(c.sent);
+      expect(c.answered).toBeGreaterThanOrEqual(sentBefore[i]!);
+      expect(c.closedByServer).toBe(true);
+    });
+    expect(output()).toContain('SIGTERM: draining 2 workers\n');
+    expect(output()).toContain('all workers drained\n');
+    // one handler per process: neither the primary nor a worker ran the single-process shutdown
+    expect(output()).not.toContain('shutting down');
   });
 });

@@ -21,13 +21,12 @@ export const WORKER_FLAGS: Flags = {
     type: 'string',
     default: '0',
     value: 'MS',
-    help: 'with --workers: on SIGTERM, fail health checks this long before closing the listeners (for a load balancer)',
+    help: 'on SIGTERM/SIGINT, fail health checks this long before closing the listener(s) (for a load balancer)',
   },
-  'drain-timeout': { type: 'string', default: '30000', value: 'MS', help: 'with --workers: kill a worker still draining after this long' },
 };
 
-/** The flags the primary keeps to itself: never passed on to a worker. */
-const PRIMARY_ONLY = new Set([...Object.keys(WORKER_FLAGS), 'exit-after', 'help']);
+/** The flags the primary keeps to itself: never passed on to a worker (`--drain-timeout` is a server flag: ../common). */
+const PRIMARY_ONLY = new Set([...Object.keys(WORKER_FLAGS), 'drain-timeout', 'exit-after', 'help']);
 
 export interface PoolArgs {
   count: number;

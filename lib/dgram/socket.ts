@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { loop as defaultLoop, type Loop, type Watcher } from '../reactor/index';
 import * as sys from '../sys/index';
 import { destination } from './address';
-import { batchOf, type DgramBatch, type DgramOwner, type RemoteInfo, type SendCallback } from './batch';
+import { batchOf, type DgramBatch, type RemoteInfo, type SendCallback } from './batch';
 import * as errors from './errors';
 import * as options from './options';
 import { type SendArgs, sendArgs, validatePort } from './send-args';
@@ -91,7 +91,7 @@ function resolve(self: Socket, address: string, cb: (err: Error | null, ip: stri
  * server.bind(41234, '127.0.0.1', () => console.log('listening', server.address()));
  * ```
  */
-export class Socket extends EventEmitter implements DgramOwner {
+export class Socket extends EventEmitter {
   readonly type: SocketType;
   /** @internal */ _fd = -1;
   /** @internal */ _closed = false;

@@ -7,12 +7,28 @@
  */
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
-import { addAbortSignal } from 'node:stream';
+import { addAbortSignal, type Duplex } from 'node:stream';
 import { invalidArgType, outOfRange } from '../errors';
 import * as sys from '../sys/index';
 import type { Endpoint } from './address';
 import { badPort, codedError } from './errors';
-import type { SocketImpl } from './socket';
+import type { Loop } from '../reactor/index';
+
+/** What connecting needs of a Socket (named here, so that this file does not import socket.ts). */
+export interface Connecting extends Duplex {
+  fd: number;
+  readonly loop: Loop;
+  connecting: boolean;
+  autoSelectFamilyAttemptedAddresses?: string[];
+  _cancelConnect: (() => void) | null;
+  _connectResult: ((error: Error) => void) | null;
+  /** Opens an fd and starts a non-blocking connect; the error (fd closed) or null. */
+  _connectTo(endpoint: Endpoint, local?: { address?: string; port?: number }): Error | null;
+  _abandonAttempt(): void;
+  setTimeout(ms: number, callback?: () => void): this;
+  setNoDelay(noDelay?: boolean): this;
+  setKeepAlive(enable?: boolean, initialDelayMs?: number): this;
+}
 
 export type LookupFunction = (
   hostname: string,
@@ -42,8 +58,24 @@ export interface ConnectOptions {
 
 export type ConnectArgs = unknown[];
 
-let autoSelectFamilyDefault = true;
-let autoSelectFamilyAttemptTimeoutDefault = 250;
+let autoSelectFamilyDefault = nodeFlag('network-family-autoselection') !== 'false';
+let autoSelectFamilyAttemptTimeoutDefault = Math.max(10, Number(nodeFlag('network-family-autoselection-attempt-timeout')) || 250);
+
+/**
+ * A Node command-line option's value ('true'/'false' for a boolean one, `--no-` for false), from
+ * process.execArgv or NODE_OPTIONS, as Node's own net reads its defaults from them.
+ */
+function nodeFlag(name: string): string | undefined {
+  let value: string | undefined;
+  const args = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...process.execArgv];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === `--${name}`) value = args[i + 1] !== undefined && /^\d+$/.test(args[i + 1]!) ? args[i + 1] : 'true';
+    else if (a === `--no-${name}`) value = 'false';
+    else if (a.startsWith(`--${name}=`)) value = a.slice(name.length + 3);
+  }
+  return value;
+}
 
 export function getDefaultAutoSelectFamily(): boolean {
   return autoSelectFamilyDefault;
@@ -101,13 +133,15 @@ export function validatePort(port: unknown, name = 'Port', allowZero = true): nu
 }
 
 /** Socket.prototype.connect's body, after the socket is made ready to connect again. */
-export function startConnect(socket: SocketImpl, args: ConnectArgs): void {
+export function startConnect(socket: Connecting, args: ConnectArgs): void {
   const [options, cb] = normalizeArgs(args);
   if (options.port === undefined && options.path == null) {
     throw codedError('ERR_MISSING_ARGS', 'The "options" or "port" or "path" argument must be specified', 'TypeError');
   }
   if (cb !== null) socket.once('connect', cb);
   if (options.signal !== undefined) addAbortSignal(options.signal as AbortSignal, socket);
+  // An aborted signal destroyed it already: nothing to connect.
+  if (socket.destroyed) return;
   if (options.timeout) socket.setTimeout(options.timeout as number);
   if (options.noDelay !== undefined) socket.setNoDelay(Boolean(options.noDelay));
   if (options.keepAlive) socket.setKeepAlive(true, (options.keepAliveInitialDelay as number) ?? 0);
@@ -124,7 +158,7 @@ export function startConnect(socket: SocketImpl, args: ConnectArgs): void {
   lookupAndConnect(socket, options as ConnectOptions);
 }
 
-function lookupAndConnect(socket: SocketImpl, options: ConnectOptions): void {
+function lookupAndConnect(socket: Connecting, options: ConnectOptions): void {
   const { localAddress, localPort } = options;
   const host = options.host || 'localhost';
   let { port, autoSelectFamily, autoSelectFamilyAttemptTimeout } = options;
@@ -217,7 +251,11 @@ function invalidLookup(first: dns.LookupAddress | undefined, options: ConnectOpt
   if (first === undefined || !isIP(first.address)) {
     return codedError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${first?.address}`, 'TypeError');
   }
-  return codedError('ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${first.family} ${options.host}:${options.port}`, 'RangeError');
+  // As Node's ERR_INVALID_ADDRESS_FAMILY: the host and port are properties too.
+  return Object.assign(codedError('ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${first.family} ${options.host}:${options.port}`, 'RangeError'), {
+    host: options.host,
+    port: options.port,
+  });
 }
 
 function ipEndpoint(address: string, port: number, family: number): Endpoint {
@@ -225,7 +263,7 @@ function ipEndpoint(address: string, port: number, family: number): Endpoint {
 }
 
 /** One connect attempt: `done(error)` on failure (the attempt's fd already closed). */
-function attempt(socket: SocketImpl, endpoint: Endpoint, local: { address?: string; port?: number } | undefined, done: (e: Error) => void): void {
+function attempt(socket: Connecting, endpoint: Endpoint, local: { address?: string; port?: number } | undefined, done: (e: Error) => void): void {
   const error = socket._connectTo(endpoint, local);
   if (error !== null) {
     done(error);
@@ -236,7 +274,7 @@ function attempt(socket: SocketImpl, endpoint: Endpoint, local: { address?: stri
 
 /** Node's internalConnectMultiple: each address in turn, the next after a failure or a timeout. */
 function attemptEach(
-  socket: SocketImpl,
+  socket: Connecting,
   addresses: dns.LookupAddress[],
   port: number,
   local: { address?: string; port?: number } | undefined,
@@ -244,7 +282,7 @@ function attemptEach(
 ): void {
   const errors: Error[] = [];
   let current = 0;
-  let timer: ReturnType<SocketImpl['loop']['setTimeout']> | null = null;
+  let timer: ReturnType<Connecting['loop']['setTimeout']> | null = null;
   socket.autoSelectFamilyAttemptedAddresses = [];
   const next = (): void => {
     timer?.close();

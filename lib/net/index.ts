@@ -24,8 +24,8 @@ export {
   setDefaultAutoSelectFamilyAttemptTimeout,
 } from './connect';
 export type { NetSystemError } from './errors';
-export { type ConnectionListener, type ListenOptions, Server, type ServerConstructor, type ServerEvents, type ServerOptions } from './server';
-export { type ReadHandler, Socket, type SocketConstructor, type SocketEvents, type SocketOptions, type WriteCallback } from './socket';
+export { type ConnectionListener, type DropData, type ListenOptions, Server, type ServerConstructor, type ServerEvents, type ServerOptions } from './server';
+export { type NodeOnread, type ReadHandler, Socket, type SocketConstructor, type SocketEvents, type SocketOptions, type WriteCallback } from './socket';
 
 /** `createServer(options?, onConnection?)`, as Node's. */
 export function createServer(connectionListener?: ConnectionListener): Server;
@@ -59,5 +59,16 @@ function socketOptions(o: NetConnectOpts): SocketOptions {
 
 /** Alias of {@link connect}, as in Node. */
 export const createConnection = connect;
+
+/** Node's legacy alias of {@link Socket}. */
+export const Stream = Socket;
+
+let simultaneousAcceptsWarned = false;
+/** Deprecated in Node (DEP0121; a Windows setting): a no-op that warns once, as Node's. */
+export function _setSimultaneousAccepts(_handle?: unknown): void {
+  if (simultaneousAcceptsWarned) return;
+  simultaneousAcceptsWarned = true;
+  process.emitWarning('net._setSimultaneousAccepts() is deprecated and will be removed.', 'DeprecationWarning', 'DEP0121');
+}
 
 export { isIP, isIPv4, isIPv6, SocketAddress, BlockList } from 'node:net';

@@ -14,7 +14,7 @@
  */
 import * as dns from 'node:dns';
 import { EventEmitter } from 'node:events';
-import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { invalidArgType } from '../errors';
 import { loop as defaultLoop, type Loop, type Timer, type Watcher } from '../reactor/index';
@@ -60,7 +60,18 @@ export interface ServerEvents {
   connection: [socket: Socket];
   error: [error: Error];
   listening: [];
-  drop: [data?: { reason?: string; localAddress?: string; localPort?: number; remoteAddress?: string; remotePort?: number }];
+  drop: [data?: DropData];
+}
+
+/** What 'drop' tells: Node's addresses for a connection over maxConnections; `reason` when we shed load at EMFILE/ENFILE. */
+export interface DropData {
+  reason?: string;
+  localAddress?: string;
+  localPort?: number;
+  localFamily?: string;
+  remoteAddress?: string;
+  remotePort?: number;
+  remoteFamily?: string;
 }
 
 export type ConnectionListener = (socket: Socket) => void;
@@ -103,6 +114,8 @@ export class ServerImpl extends EventEmitter {
   private refed = true;
   /** A Unix socket path this server created (and unlinks on close). */
   private ownsPath = false;
+  /** @internal Node's `${addressType}:${address}:${port}` of the listen call. */
+  _connectionKey: string | undefined = undefined;
 
   constructor(options?: ServerOptions | ConnectionListener, onConnection?: ConnectionListener) {
     super();
@@ -163,6 +176,17 @@ export class ServerImpl extends EventEmitter {
     if (options.path && isPipeName(options.path)) {
       const backlog = (options.backlog || backlogFromArgs || 511) as number;
       this.start({ domain: sys.AF_UNIX, address: options.path, port: -1 }, backlog, false);
+      // As Node's (libuv's uv_pipe_chmod): the socket file readable/writable by everyone.
+      if (this.fd >= 0 && (options.readableAll || options.writableAll)) {
+        const path = options.path;
+        const bits = (options.readableAll ? 0o444 : 0) | (options.writableAll ? 0o222 : 0);
+        try {
+          chmodSync(path, statSync(path).mode | bits);
+        } catch (e) {
+          this.close();
+          throw fromSys(e, 'uv_pipe_chmod');
+        }
+      }
       return this;
     }
     if (!('port' in options || 'path' in options)) {
@@ -204,6 +228,9 @@ export class ServerImpl extends EventEmitter {
 
   private start(endpoint: Endpoint, backlog: number, ipv6Only: boolean): void {
     this.closing = false;
+    // Node's key of what was asked for: address type, address and port (-1 for a path).
+    this._connectionKey =
+      endpoint.domain === sys.AF_UNIX ? `-1:${endpoint.address}:-1` : `${endpoint.domain === sys.AF_INET6 ? 6 : 4}:${endpoint.address}:${endpoint.port}`;
     try {
       this.open(endpoint, backlog, ipv6Only);
     } catch (e) {
@@ -287,8 +314,11 @@ export class ServerImpl extends EventEmitter {
       }
       if (fd === sys.EAGAIN) return;
       if (this.connections >= this.maxConnections) {
+        // As Node's: the addresses of the connection dropped (none for a Unix socket).
+        const data = unix ? undefined : dropData(fd);
         sys.close(fd);
-        this.emit('drop', { reason: 'maxConnections' });
+        if (data === undefined) this.emit('drop');
+        else this.emit('drop', data);
         continue;
       }
       const socket = new SocketImpl(this.options);
@@ -406,6 +436,12 @@ export class ServerImpl extends EventEmitter {
     return this.connections;
   }
 
+  /** As Node's: a rejected async 'connection' listener destroys that socket with the error. */
+  override [EventEmitter.captureRejectionSymbol](error: Error, event: string, ...args: unknown[]): void {
+    if (event === 'connection') (args[0] as Socket).destroy(error);
+    else this.emit('error', error);
+  }
+
   getConnections(cb: (err: Error | null, count: number) => void): this {
     process.nextTick(cb, null, this.connections);
     return this;
@@ -421,6 +457,23 @@ export class ServerImpl extends EventEmitter {
     this.refed = false;
     this.watcher?.unref();
     return this;
+  }
+}
+
+function dropData(fd: number): DropData | undefined {
+  try {
+    const local = sys.getsockname(fd);
+    const remote = sys.getpeername(fd);
+    return {
+      localAddress: local.address,
+      localPort: local.port,
+      localFamily: local.family,
+      remoteAddress: remote.address,
+      remotePort: remote.port,
+      remoteFamily: remote.family,
+    };
+  } catch {
+    return undefined;
   }
 }
 

@@ -132,6 +132,7 @@ export class Core implements DriverHost {
     readonly trace: Tracer,
   ) {
     this.epfd = sys.epoll_create1(sys.EPOLL_CLOEXEC);
+    sys.own_fd(this.epfd); // closed at the thread's teardown if the loop is not closed by then
     this.time = monotonicMs();
     this.counters.since = this.time;
     try {

@@ -32,6 +32,7 @@ export class DeadlineTimer {
   ) {
     this.fd = sys.timerfd_create(sys.CLOCK_MONOTONIC, sys.TFD_NONBLOCK);
     try {
+      sys.own_fd(this.fd);
       this.watcher = registry.watch(this.fd, sys.EPOLLIN, this.onExpired, true);
     } catch (e) {
       sys.close(this.fd);

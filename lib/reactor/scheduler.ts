@@ -34,7 +34,7 @@ export interface SchedulerHost extends RefCounter {
 }
 
 export class Scheduler implements TimerOwner, ImmediateOwner {
-  readonly timers = new TimerHeap<Timer>();
+  /** @internal */ readonly timers = new TimerHeap<Timer>();
   private readonly due: (Timer | undefined)[] = [];
   private seq = 0;
   // Counted arrays (entries [0, queued)), swapped each immediates phase: `length = 0` would drop

@@ -138,10 +138,17 @@ export class StandaloneDriver {
   /** After an iteration of ours: the next one, unless it would wait (then Node goes first). */
   private next(): void {
     const host = this.host;
-    if (host.state.stopRequested || !host.alive()) {
-        this.finish();
-        return;
-      }
+    if (host.state.stopRequested) {
+      this.finish();
+      return;
+    }
+    if (!host.alive()) {
+      // Not alive yet perhaps: the nextTicks and promise jobs the turn queued have not run (a
+      // stream's 'end' → end() → destroy → deferred 'close' is such a chain). `step` asks again
+      // once they have, and finishes then if the loop is still not alive.
+      RESOLVED.then(this.queueStep);
+      return;
+    }
     if (host.lastTurnIo === 0 && host.willWait()) this.yieldToNode(Number.NEGATIVE_INFINITY);
     else RESOLVED.then(this.queueStep);
   }

@@ -3,7 +3,6 @@
  * are what users hold, with Node's methods (`ref`, `unref`, `hasRef`, `refresh`, `close`).
  */
 import { Handle, type RefCounter } from './handle';
-import type { HeapNode } from './timer-heap';
 
 /** The largest delay Node accepts as such (2^31 − 1 ms, about 24.8 days). */
 export const TIMEOUT_MAX = 2 ** 31 - 1;
@@ -49,7 +48,7 @@ export type TimerCallback = (...args: any[]) => void;
  * t.unref(); // does not keep loop.run() going on its own
  * ```
  */
-export class Timer extends Handle implements HeapNode {
+export class Timer extends Handle {
   /** When it is due (ms of CLOCK_MONOTONIC, as `loop.now()`). */
   deadline = 0;
   /** Start order: timers due at the same instant run in this order. */

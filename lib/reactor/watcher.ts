@@ -12,6 +12,7 @@
  *   the fd was closed first, `close()` is still harmless. An fd that was `dup`ed keeps its epoll
  *   registration alive after `close(fd)` (epoll(7), Q6): close the watcher first.
  */
+import * as sys from '../sys/index';
 import { Handle, type RefCounter } from './handle';
 import type { StreamOwner } from './stream-batch';
 
@@ -45,11 +46,7 @@ export class Watcher extends Handle {
   data: unknown = undefined;
   /** @internal A stream whose readable data the loop reads in its batch (see stream-batch.ts). */
   stream: StreamOwner | null = null;
-  /**
-   * Called by `loop.close({ force: true })` before the watcher is closed, so that an owner which
-   * also owns the fd (a socket, a server) can close it: nothing leaks.
-   */
-  onLoopClose: ((watcher: Watcher) => void) | null = null;
+  private loopCloseHook: ((watcher: Watcher) => void) | null = null;
   /** @internal The loop's own (its alarm timerfd, Node's epoll fd): not the user's I/O. */
   internal = false;
 
@@ -64,6 +61,21 @@ export class Watcher extends Handle {
     readonly token: number,
   ) {
     super(owner);
+  }
+
+  /**
+   * Called by `loop.close({ force: true })` before the watcher is closed, so that an owner which
+   * also owns the fd (a socket, a server) can close it: nothing leaks. Setting it says the fd is
+   * the owner's to close through `sys.close`, so it is also marked with `sys.own_fd`: closed at
+   * the thread's teardown if still open then (a worker terminated with its loops open).
+   */
+  get onLoopClose(): ((watcher: Watcher) => void) | null {
+    return this.loopCloseHook;
+  }
+
+  set onLoopClose(hook: ((watcher: Watcher) => void) | null) {
+    if (hook !== null && this.loopCloseHook === null && !this.removed) sys.own_fd(this.fd);
+    this.loopCloseHook = hook;
   }
 
   /** Change the interest mask (EPOLL_CTL_MOD); also re-arms an EPOLLONESHOT watcher. */

@@ -35,6 +35,7 @@ import { invalidArgType, outOfRange } from '../errors';
 import { constant, native } from './native';
 
 export { addonPath } from './native';
+export * from './process';
 export * from './udp';
 
 export type { AttachHandle, Bytes, SocketAddress, TimerSpec, TimerSpecIn, Words } from './native';
@@ -101,6 +102,31 @@ export const SHUT_RDWR: number = constant('SHUT_RDWR');
 export const EFD_NONBLOCK: number = constant('EFD_NONBLOCK');
 export const EFD_CLOEXEC: number = constant('EFD_CLOEXEC');
 export const EFD_SEMAPHORE: number = constant('EFD_SEMAPHORE');
+// inotify(7)
+export const IN_NONBLOCK: number = constant('IN_NONBLOCK');
+export const IN_CLOEXEC: number = constant('IN_CLOEXEC');
+export const IN_ACCESS: number = constant('IN_ACCESS');
+export const IN_MODIFY: number = constant('IN_MODIFY');
+export const IN_ATTRIB: number = constant('IN_ATTRIB');
+export const IN_CLOSE_WRITE: number = constant('IN_CLOSE_WRITE');
+export const IN_CLOSE_NOWRITE: number = constant('IN_CLOSE_NOWRITE');
+export const IN_OPEN: number = constant('IN_OPEN');
+export const IN_MOVED_FROM: number = constant('IN_MOVED_FROM');
+export const IN_MOVED_TO: number = constant('IN_MOVED_TO');
+export const IN_CREATE: number = constant('IN_CREATE');
+export const IN_DELETE: number = constant('IN_DELETE');
+export const IN_DELETE_SELF: number = constant('IN_DELETE_SELF');
+export const IN_MOVE_SELF: number = constant('IN_MOVE_SELF');
+export const IN_UNMOUNT: number = constant('IN_UNMOUNT');
+export const IN_Q_OVERFLOW: number = constant('IN_Q_OVERFLOW');
+export const IN_IGNORED: number = constant('IN_IGNORED');
+export const IN_ONLYDIR: number = constant('IN_ONLYDIR');
+export const IN_DONT_FOLLOW: number = constant('IN_DONT_FOLLOW');
+export const IN_EXCL_UNLINK: number = constant('IN_EXCL_UNLINK');
+export const IN_MASK_ADD: number = constant('IN_MASK_ADD');
+export const IN_ISDIR: number = constant('IN_ISDIR');
+export const IN_ONESHOT: number = constant('IN_ONESHOT');
+export const IN_ALL_EVENTS: number = constant('IN_ALL_EVENTS');
 export const MSG_NOSIGNAL: number = constant('MSG_NOSIGNAL');
 export const MSG_PEEK: number = constant('MSG_PEEK');
 export const MSG_DONTWAIT: number = constant('MSG_DONTWAIT');
@@ -192,6 +218,17 @@ export const readv = native.readv;
 export const writev = native.writev;
 /** `int close(int fd)`. Not retried on EINTR (Linux has released the fd already). @function */
 export const close = native.close;
+/**
+ * Not a syscall: mark `fd` to be closed when this thread's Node environment is torn down (a
+ * worker's end or `worker.terminate()`, when no JavaScript runs) unless {@link close} closes it
+ * first. The library marks the fds its own objects open and close (loops' epoll fds and alarms,
+ * sockets, servers, wakers); mark only an fd that will be closed through `sys.close`, never
+ * `fs.closeSync` (teardown would close its number under the next owner). EBADF if not open.
+ * See docs/threads.md. @function
+ */
+export const own_fd = native.own_fd;
+/** The fds marked by {@link own_fd} in this thread and not closed yet, ascending. @function */
+export const owned_fds = native.owned_fds;
 /** `int pipe2(int fds[2], int flags)` → `[readFd, writeFd]` (always `O_CLOEXEC`). @function */
 export const pipe2 = native.pipe2;
 /** `int eventfd(unsigned initval, int flags)` (always `EFD_CLOEXEC`). @function */
@@ -230,6 +267,14 @@ export function isNonBlocking(fd: number): boolean {
 export function isCloseOnExec(fd: number): boolean {
   return (native.fcntl(fd, F_GETFD) & FD_CLOEXEC) !== 0;
 }
+
+// ── inotify ────────────────────────────────────────────────────────────────────────────────
+/** `int inotify_init1(int flags)` (always `IN_CLOEXEC`). Events are read from the fd with `read`. @function */
+export const inotify_init1 = native.inotify_init1;
+/** `int inotify_add_watch(int fd, const char *path, uint32_t mask)` → the watch descriptor. @function */
+export const inotify_add_watch = native.inotify_add_watch;
+/** `int inotify_rm_watch(int fd, int wd)`; the kernel then queues `IN_IGNORED` for `wd`. @function */
+export const inotify_rm_watch = native.inotify_rm_watch;
 
 // ── time ───────────────────────────────────────────────────────────────────────────────────
 /** `int clock_gettime(clockid_t clk, struct timespec *ts)` → nanoseconds. @function */

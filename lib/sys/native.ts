@@ -83,11 +83,16 @@ export interface Native extends UdpNative {
   readv(fd: number, buffers: readonly Bytes[]): number;
   writev(fd: number, buffers: readonly Bytes[]): number;
   close(fd: number): void;
+  own_fd(fd: number): void;
+  owned_fds(): number[];
   pipe2(flags?: number): [number, number];
   eventfd(initval?: number, flags?: number): number;
   eventfd_read(fd: number): number;
   eventfd_write(fd: number, value: number): number;
   fcntl(fd: number, cmd: number, arg?: number): number;
+  inotify_init1(flags?: number): number;
+  inotify_add_watch(fd: number, path: string, mask: number): number;
+  inotify_rm_watch(fd: number, wd: number): void;
   poll(fds: Words<Int32Array>, timeoutMs: number): number;
   clock_gettime(clockid: number): number;
   timerfd_create(clockid: number, flags?: number): number;
@@ -112,6 +117,11 @@ export interface Native extends UdpNative {
   attach_start(epfd: number, callback: (status: number) => void): AttachHandle;
   attach_ref(handle: AttachHandle, ref: boolean): void;
   attach_stop(handle: AttachHandle): void;
+  posix_spawn(path: string, argv: readonly string[], envp: readonly string[], actions?: readonly (readonly unknown[])[], flags?: number): number;
+  pidfd_open(pid: number, flags?: number): number;
+  pidfd_send_signal(pidfd: number, sig: number, flags?: number): void;
+  waitid(idtype: number, id: number, options: number): { pid: number; code: number; status: number } | null;
+  socketpair(domain: number, type: number, protocol?: number): [number, number];
   signalOpen(): number;
   signalStart(signum: number): number;
   signalStop(id: number): void;

@@ -3,7 +3,7 @@
  * ring buffer in a SharedArrayBuffer and a {@link Waker}. Why not a MessagePort:
  * docs/decisions/030-thread-queue.md.
  *
- * The ring holds records `[u32 length][u32 kind][bytes]`, written and read under a spin lock
+ * The ring holds records `[u32 length][u32 kind][bytes][padding to 4]`, written and read under a spin lock
  * (Atomics.compareExchange; the critical section is one copy). A producer wakes the consumer
  * only when it made the queue non-empty: the consumer takes everything under the same lock, so
  * a producer that finds messages queued knows a wake is on its way or the consumer has yet to
@@ -24,7 +24,10 @@ export interface QueueHandle {
 }
 
 export interface MessageQueueOptions {
-  /** Bytes of the ring (default 1 MiB, at least 64): a message may take up to capacity − 8. */
+  /**
+   * Bytes of the ring (default 1 MiB, at least 64, rounded up to a multiple of 4): a message may
+   * take up to capacity − 8 encoded; each takes 8 more, and its length rounded up to 4.
+   */
   capacity?: number;
   /** The consumer's loop (default: the default loop). */
   loop?: Loop;
@@ -43,18 +46,26 @@ const KIND_BYTES = 0;
 const KIND_STRING = 1;
 const KIND_VALUE = 2;
 
-/** The ring itself: what consumer and producers share. */
+/** Bytes a record of `length` body bytes takes: records start on 4-byte boundaries. */
+const recordSize = (length: number): number => RECORD + ((length + 3) & ~3);
+
+/**
+ * The ring itself: what consumer and producers share. Records are 4-byte aligned, so a header is
+ * two words of `ringWords` (the second may wrap to word 0), and bodies move with one
+ * `Uint8Array.set` / `Buffer.copy` when they do not wrap: no view is made per message.
+ */
 class Ring {
   readonly words: Int32Array;
-  readonly bytes: Uint8Array;
   readonly capacity: number;
-  private readonly head = new Uint8Array(RECORD);
-  private readonly headWords = new Uint32Array(this.head.buffer);
+  private readonly ringWords: Uint32Array;
+  /** The ring's bytes as a Buffer: copy(), write() and toString() without a view per call. */
+  private readonly ringBytes: Buffer;
 
   constructor(buffer: SharedArrayBuffer) {
     this.words = new Int32Array(buffer, 0, HEADER / 4);
     this.capacity = buffer.byteLength - HEADER;
-    this.bytes = new Uint8Array(buffer, HEADER, this.capacity);
+    this.ringWords = new Uint32Array(buffer, HEADER, this.capacity / 4);
+    this.ringBytes = Buffer.from(buffer, HEADER, this.capacity);
   }
 
   lock(): void {
@@ -66,34 +77,29 @@ class Ring {
     Atomics.notify(this.words, LOCK, 1);
   }
 
-  private copyIn(pos: number, src: Uint8Array): number {
-    const first = Math.min(src.length, this.capacity - pos);
-    this.bytes.set(src.subarray(0, first), pos);
-    if (first < src.length) this.bytes.set(src.subarray(first), 0);
-    return (pos + src.length) % this.capacity;
-  }
-
-  private copyOut(pos: number, dst: Uint8Array): number {
-    const first = Math.min(dst.length, this.capacity - pos);
-    dst.set(this.bytes.subarray(pos, pos + first), 0);
-    if (first < dst.length) dst.set(this.bytes.subarray(0, dst.length - first), first);
-    return (pos + dst.length) % this.capacity;
+  /** Writes a header at `pos`; returns where the body starts. */
+  private writeHead(pos: number, length: number, kind: number): number {
+    const n = this.ringWords.length;
+    const word = pos >> 2;
+    this.ringWords[word] = length;
+    this.ringWords[(word + 1) % n] = kind;
+    return (pos + RECORD) % this.capacity;
   }
 
   /** 1: queued and the queue was empty (wake the consumer); 0: queued; −1: no room. Throws if closed. */
-  push(kind: number, body: Uint8Array): number {
-    const need = RECORD + body.length;
+  push(kind: number, body: Uint8Array | string, length: number): number {
+    const need = recordSize(length);
     this.lock();
     try {
       const w = this.words;
       if (w[CLOSED] !== 0) throw threadsError('ERR_QUEUE_CLOSED', 'the queue is closed');
       const used = w[USED]!;
       if (this.capacity - used < need) return -1;
-      this.headWords[0] = body.length;
-      this.headWords[1] = kind;
-      let pos = (w[READ]! + used) % this.capacity;
-      pos = this.copyIn(pos, this.head);
-      this.copyIn(pos, body);
+      const pos = this.writeHead((w[READ]! + used) % this.capacity, length, kind);
+      if (typeof body === 'string') {
+        if (pos + length <= this.capacity) this.ringBytes.write(body, pos, length, 'utf8');
+        else this.copyIn(pos, Buffer.from(body, 'utf8'));
+      } else this.copyIn(pos, body);
       w[USED] = used + need;
       return w[COUNT]!++ === 0 ? 1 : 0;
     } finally {
@@ -101,17 +107,46 @@ class Ring {
     }
   }
 
-  /** Takes every record, in order, as [kind, bytes] pairs appended to `out`. */
+  private copyIn(pos: number, src: Uint8Array): void {
+    const first = this.capacity - pos;
+    if (src.length <= first) {
+      this.ringBytes.set(src, pos);
+      return;
+    }
+    this.ringBytes.set(src.subarray(0, first), pos);
+    this.ringBytes.set(src.subarray(first), 0);
+  }
+
+  /**
+   * Takes every record, in order, as [kind, body] pairs appended to `out`: a string's body
+   * decoded already, any other a Buffer (a copy).
+   */
   takeAll(out: unknown[]): void {
     this.lock();
     try {
       const w = this.words;
+      const n = this.ringWords.length;
       let pos = w[READ]!;
-      for (let n = w[COUNT]!; n > 0; n--) {
-        pos = this.copyOut(pos, this.head);
-        const body = Buffer.allocUnsafe(this.headWords[0]!);
-        pos = this.copyOut(pos, body);
-        out.push(this.headWords[1], body);
+      for (let count = w[COUNT]!; count > 0; count--) {
+        const word = pos >> 2;
+        const length = this.ringWords[word]!;
+        const kind = this.ringWords[(word + 1) % n]!;
+        const at = (pos + RECORD) % this.capacity;
+        const end = at + length;
+        if (end <= this.capacity) {
+          if (kind === KIND_STRING) out.push(kind, this.ringBytes.toString('utf8', at, end));
+          else {
+            const body = Buffer.allocUnsafe(length);
+            this.ringBytes.copy(body, 0, at, end);
+            out.push(kind, body);
+          }
+        } else {
+          const body = Buffer.allocUnsafe(length);
+          this.ringBytes.copy(body, 0, at, this.capacity);
+          this.ringBytes.copy(body, this.capacity - at, 0, end - this.capacity);
+          out.push(kind, kind === KIND_STRING ? body.toString('utf8') : body);
+        }
+        pos = (pos + recordSize(length)) % this.capacity;
       }
       w[READ] = pos;
       w[USED] = 0;
@@ -128,16 +163,17 @@ class Ring {
   }
 }
 
-function encode(value: unknown): [number, Uint8Array] {
-  if (value instanceof Uint8Array) return [KIND_BYTES, value];
-  if (typeof value === 'string') return [KIND_STRING, Buffer.from(value, 'utf8')];
-  return [KIND_VALUE, serialize(value)];
+function encode(value: unknown): [number, Uint8Array | string, number] {
+  if (value instanceof Uint8Array) return [KIND_BYTES, value, value.length];
+  // A string is written into the ring directly, under the lock (no Buffer made for it).
+  if (typeof value === 'string') return [KIND_STRING, value, Buffer.byteLength(value, 'utf8')];
+  const body = serialize(value);
+  return [KIND_VALUE, body, body.length];
 }
 
-function decode(kind: number, body: Buffer): unknown {
-  if (kind === KIND_BYTES) return body;
-  if (kind === KIND_STRING) return body.toString('utf8');
-  return deserialize(body);
+function decode(kind: number, body: unknown): unknown {
+  if (kind === KIND_VALUE) return deserialize(body as Buffer);
+  return body; // KIND_BYTES: a Buffer; KIND_STRING: decoded by takeAll
 }
 
 function isQueueHandle(h: unknown): h is QueueHandle {
@@ -146,6 +182,7 @@ function isQueueHandle(h: unknown): h is QueueHandle {
     typeof h === 'object' &&
     (h as QueueHandle).buffer instanceof SharedArrayBuffer &&
     (h as QueueHandle).buffer.byteLength >= HEADER + 64 &&
+    (h as QueueHandle).buffer.byteLength % 4 === 0 &&
     typeof (h as QueueHandle).waker === 'object'
   );
 }
@@ -168,11 +205,11 @@ export class QueueSender {
    * consumer has closed, and a RangeError for a message larger than the ring.
    */
   send(value: unknown): boolean {
-    const [kind, body] = encode(value);
-    if (RECORD + body.length > this.ring.capacity) {
-      throw outOfRange('value', `at most ${this.ring.capacity - RECORD} bytes encoded`, body.length);
+    const [kind, body, length] = encode(value);
+    if (RECORD + length > this.ring.capacity) {
+      throw outOfRange('value', `at most ${this.ring.capacity - RECORD} bytes encoded`, length);
     }
-    const r = this.ring.push(kind, body);
+    const r = this.ring.push(kind, body, length);
     if (r === 1) this.waker.wake();
     return r >= 0;
   }
@@ -215,7 +252,7 @@ export class MessageQueue extends EventEmitter {
       throw outOfRange('options.capacity', 'an integer from 64 to 2^30', capacity);
     }
     this.loop = options.loop ?? defaultLoop;
-    const buffer = new SharedArrayBuffer(HEADER + capacity);
+    const buffer = new SharedArrayBuffer(HEADER + ((capacity + 3) & ~3));
     this.ring = new Ring(buffer);
     this.waker = new Waker();
     try {

@@ -12,7 +12,12 @@
  * arrival and the dup (the number might already name another file): the handle's
  * SharedArrayBuffer holds a `closed` flag and a count of dups under way, and the owner's
  * close() sets the flag, then waits for that count to fall to zero, before close(2).
+ *
+ * A thread that ends without closing its Wakers (worker.terminate() runs no JavaScript) has
+ * them closed by its teardown (sys.own_fd), which cannot set the flag: so from() also checks
+ * that what it dup'ed is an eventfd, and never writes to a number that now names another file.
  */
+import { readlinkSync } from 'node:fs';
 import { invalidArgType } from '../errors';
 import { threadsError } from './errors';
 import { loop as defaultLoop, type Loop, type Watcher } from '../reactor/index';
@@ -75,6 +80,7 @@ export class Waker {
   constructor(_dup?: { fd: number; handle: WakerHandle }) {
     if (_dup === undefined) {
       this.fd = sys.eventfd(0, sys.EFD_NONBLOCK);
+      sys.own_fd(this.fd); // closed at this thread's teardown if close() was not called
       this.handle = { fd: this.fd, state: new SharedArrayBuffer(8) };
       this.owner = true;
     } else {
@@ -96,7 +102,21 @@ export class Waker {
     Atomics.add(state, DUPPING, 1);
     try {
       if (Atomics.load(state, CLOSED) !== 0) throw wakerClosed();
-      return new Waker({ fd: sys.fcntl(handle.fd, sys.F_DUPFD_CLOEXEC, 0), handle });
+      let fd: number;
+      try {
+        fd = sys.fcntl(handle.fd, sys.F_DUPFD_CLOEXEC, 0);
+      } catch (e) {
+        if (sys.isSystemError(e, 'EBADF')) throw wakerClosed();
+        throw e;
+      }
+      // An owner whose thread was terminated never set CLOSED, and its teardown closed the
+      // eventfd (sys.own_fd): the number may now name any file. Never write to a non-eventfd.
+      if (!isEventfd(fd)) {
+        sys.close(fd);
+        throw wakerClosed();
+      }
+      sys.own_fd(fd);
+      return new Waker({ fd, handle });
     } finally {
       Atomics.sub(state, DUPPING, 1);
       Atomics.notify(state, DUPPING);
@@ -169,6 +189,14 @@ export class Waker {
       }
     }
     sys.close(this.fd);
+  }
+}
+
+function isEventfd(fd: number): boolean {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[eventfd]';
+  } catch {
+    return false;
   }
 }
 

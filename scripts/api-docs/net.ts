@@ -15,6 +15,6 @@ export {
   setDefaultAutoSelectFamilyAttemptTimeout,
 } from '../../lib/net/connect';
 export type { NetSystemError } from '../../lib/net/errors';
-export { createServer, connect, createConnection, type NetConnectOpts, isIP, isIPv4, isIPv6, SocketAddress, BlockList } from '../../lib/net/index';
-export { type ConnectionListener, type ListenOptions, ServerImpl as Server, type ServerConstructor, type ServerEvents, type ServerOptions } from '../../lib/net/server';
-export { type ReadHandler, SocketImpl as Socket, type SocketConstructor, type SocketEvents, type SocketOptions, type WriteCallback } from '../../lib/net/socket';
+export { createServer, connect, createConnection, type NetConnectOpts, Stream, _setSimultaneousAccepts, isIP, isIPv4, isIPv6, SocketAddress, BlockList } from '../../lib/net/index';
+export { type ConnectionListener, type DropData, type ListenOptions, ServerImpl as Server, type ServerConstructor, type ServerEvents, type ServerOptions } from '../../lib/net/server';
+export { type NodeOnread, type ReadHandler, SocketImpl as Socket, type SocketConstructor, type SocketEvents, type SocketOptions, type WriteCallback } from '../../lib/net/socket';
