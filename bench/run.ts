@@ -2,7 +2,7 @@
  * The benchmark runner: `npm run bench [-- options]` (= build:ts, then node dist/bench/run.js).
  *
  *   --quick              short runs, about 3 minutes (default: full, ~20 minutes)
- *   --only a,b           suites to run: http, echo, timers, idle, boundary, udp (default: all)
+ *   --only a,b           suites to run: http, echo, timers, idle, boundary, udp, frameworks (default: all)
  *   --rounds N           rounds per measurement (interleaved A B C A B C …; default 3)
  *   --duration S         measured seconds per HTTP and echo run (wrk rounds up to whole seconds)
  *   --save               write the report into the tracked bench/results/ (alias: --update-docs)
@@ -25,12 +25,13 @@ import { type Meta, type Results, render } from './lib/report';
 import { buildC, ensureLibuv, findTools, pinSelf } from './lib/setup';
 import { boundarySteps, runBoundary } from './suites/boundary';
 import { echoSteps, runEcho } from './suites/echo';
+import { type FrameworksResult, frameworksMarkdown, frameworksSteps, runFrameworks } from './suites/frameworks';
 import { httpSteps, runHttp } from './suites/http';
 import { idleSteps, runIdle } from './suites/idle';
 import { runTimers, timerSteps } from './suites/timers';
 import { runUdp, type UdpResult, udpMarkdown, udpSteps } from './suites/udp';
 
-const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary,udp] [--rounds N] [--duration S] [--save | --out DIR] [--standin-ours] [--render latest.json]
+const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary,udp,frameworks] [--rounds N] [--duration S] [--save | --out DIR] [--standin-ours] [--render latest.json]
 
   --quick         short runs of every suite: about 3 minutes (a full run: about 20)
   --only LIST     suites to run (default: all)
@@ -187,6 +188,7 @@ function settingsText(s: Settings, only: SuiteName[]): string {
   }
   if (only.includes('idle')) parts.push(`idle ${s.idleConnections.toLocaleString('en-US')} conns, ${s.idleWindow} s window × ${s.idleRounds} round${s.idleRounds === 1 ? '' : 's'}`);
   if (only.includes('udp')) parts.push(`udp ${s.mode === 'quick' ? 1.5 : s.echoDuration} s per run`);
+  if (only.includes('frameworks')) parts.push(`frameworks: plain, Express, Fastify at 100 connections, ${s.httpDuration} s per run`);
   if (only.includes('boundary')) parts.push(`boundary ${s.boundaryRounds} rounds × ${s.boundarySamples} samples of ${s.boundarySampleMs} ms`);
   return parts.join('; ');
 }
@@ -220,11 +222,12 @@ function commit(root: string): string {
 }
 
 /** Write latest.md, latest.json and the charts; returns the chart names. */
-function writeResults(resultsDir: string, extra: Record<string, unknown>, results: Results & { udp?: UdpResult }): { names: string[] } {
+function writeResults(resultsDir: string, extra: Record<string, unknown>, results: Results & { udp?: UdpResult; frameworks?: FrameworksResult }): { names: string[] } {
   mkdirSync(resultsDir, { recursive: true });
   const rendered = render(results);
   const charts = rendered.charts;
-  const markdown = results.udp ? `${rendered.markdown.trimEnd()}\n\n${udpMarkdown(results.udp)}` : rendered.markdown;
+  let markdown = results.udp ? `${rendered.markdown.trimEnd()}\n\n${udpMarkdown(results.udp)}` : rendered.markdown;
+  if (results.frameworks) markdown = `${markdown.trimEnd()}\n\n${frameworksMarkdown(results.frameworks)}`;
   writeFileSync(path.join(resultsDir, 'latest.md'), markdown);
   writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ ...extra, ...results }, null, 1)}\n`);
   for (const [name, svg] of charts) writeFileSync(path.join(resultsDir, name), svg);
@@ -237,7 +240,7 @@ async function main(): Promise<void> {
   const p = paths();
   const resultsDir = cli.out !== null ? path.resolve(cli.out) : path.join(p.root, cli.save ? SAVED_DIR : OUT_DIR);
   if (cli.render !== null) {
-    const saved = JSON.parse(readFileSync(cli.render, 'utf8')) as Results & { settings: Settings; tools: unknown };
+    const saved = JSON.parse(readFileSync(cli.render, 'utf8')) as Results & { settings: Settings; tools: unknown; frameworks?: FrameworksResult };
     const { settings: s, tools: t, ...results } = saved;
     const { names } = writeResults(resultsDir, { settings: s, tools: t }, results);
     console.log(`bench: re-rendered latest.md and ${names.length} charts from ${cli.render} into ${path.relative(process.cwd(), resultsDir) || '.'}`);
@@ -253,7 +256,7 @@ async function main(): Promise<void> {
   progress.show('[setup] building the C programs');
   if (needsC) buildC(p.root);
   progress.show('[setup] looking for wrk, strace, taskset');
-  const tools = { ...findTools({ wrk: cli.only.includes('http'), strace: cli.only.includes('idle') }), libuv: libuv.version, libuvProblem: libuv.problem };
+  const tools = { ...findTools({ wrk: cli.only.includes('http') || cli.only.includes('frameworks'), strace: cli.only.includes('idle') }), libuv: libuv.version, libuvProblem: libuv.problem };
   if (needsC && !libuv.version) progress.log(`setup: libuv unavailable — the libuv C rows will be skipped (${libuv.problem})`);
   const cpus = os.cpus().length;
   const ctx: Ctx = {
@@ -279,10 +282,11 @@ async function main(): Promise<void> {
       (cli.only.includes('timers') ? timerSteps(ctx) : 0) +
       (cli.only.includes('idle') ? idleSteps(ctx) : 0) +
       (cli.only.includes('boundary') ? boundarySteps(ctx) : 0) +
-      (cli.only.includes('udp') ? udpSteps(ctx) : 0),
+      (cli.only.includes('udp') ? udpSteps(ctx) : 0) +
+      (cli.only.includes('frameworks') ? frameworksSteps(ctx) : 0),
   );
 
-  const results: Results & { udp?: UdpResult } = { meta: {} as Meta };
+  const results: Results & { udp?: UdpResult; frameworks?: FrameworksResult } = { meta: {} as Meta };
   const suiteSeconds: Record<string, number> = {};
   const timed = async <T>(name: SuiteName, fn: (c: Ctx) => Promise<T>): Promise<T | undefined> => {
     if (!cli.only.includes(name)) return undefined;
@@ -297,6 +301,7 @@ async function main(): Promise<void> {
   results.idle = await timed('idle', runIdle);
   results.boundary = await timed('boundary', runBoundary);
   results.udp = await timed('udp', runUdp);
+  results.frameworks = await timed('frameworks', runFrameworks);
   progress.done();
 
   results.meta = {
@@ -329,6 +334,7 @@ async function main(): Promise<void> {
       .map((r) => `timers ${r.impl} ${r.variant} r${r.round}: ${r.error}`),
     ...(results.idle?.runs ?? []).filter((r) => !r.ok && !r.impl.startsWith('ours')).map((r) => `idle ${r.impl} r${r.round}: ${r.error}`),
     ...(results.udp?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `udp ${r.server} ${r.load} r${r.round}: ${r.error}`),
+    ...(results.frameworks?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `frameworks ${r.app} ${r.server} r${r.round}: ${r.error}`),
   ];
   const rel = (f: string): string => path.relative(process.cwd(), path.join(resultsDir, f)) || f;
   console.log(`bench: ${settings.mode} run finished in ${progress.elapsedSeconds().toFixed(0)} s`);

@@ -5,6 +5,7 @@
  * - `Loop`, `loop`: the reactor (lib/reactor)
  * - `net`: TCP and Unix stream sockets (lib/net)
  * - `dgram`: UDP sockets (lib/dgram)
+ * - `http`, `https`, `tls`: Node's own servers and clients on our sockets (lib/http)
  * - `fs`: `watch()` over inotify (lib/fs)
  * - `childProcess`: `spawn`, children's exit through a pidfd, stdio over socketpairs (lib/process)
  * - `threads`: a Waker (eventfd) and a message queue between threads (lib/threads)
@@ -15,11 +16,14 @@ import * as childProcess from './process/index';
 import * as dgram from './dgram/index';
 import * as errors from './errors';
 import * as fs from './fs/index';
+import * as http from './http/http';
+import * as https from './http/https';
 import * as net from './net/index';
 import * as reactor from './reactor/index';
 import * as signals from './reactor/signals';
 import * as sys from './sys/index';
 import * as threads from './threads/index';
+import * as tls from './http/tls';
 import * as workers from './workers/index';
 
 // The values are copied into constants rather than re-exported (`export { loop } from …`):
@@ -52,4 +56,4 @@ export const onSignal: typeof signals.onSignal = signals.onSignal;
 export const SignalHandle: typeof signals.SignalHandle = signals.SignalHandle;
 export type SignalHandle = signals.SignalHandle;
 export type SignalCallback = signals.SignalCallback;
-export { childProcess, dgram, fs, net, sys, threads, workers };
+export { childProcess, dgram, fs, http, https, net, sys, threads, tls, workers };

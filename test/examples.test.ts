@@ -159,8 +159,8 @@ const programs = [
 
 describe('every example and lesson: --help, and unknown flags', () => {
   it('finds the programs', () => {
-    expect(programs).toEqual(expect.arrayContaining(['c10k.js', 'echo-server.js', 'http-server.js', 'learn/07-one-sleep-all-fds.js', 'learn/08-every-kind-of-fd.js']));
-    expect(programs).toHaveLength(6 + 8);
+    expect(programs).toEqual(expect.arrayContaining(['c10k.js', 'echo-server.js', 'http-server.js', 'express-app.js', 'learn/07-one-sleep-all-fds.js', 'learn/08-every-kind-of-fd.js']));
+    expect(programs).toHaveLength(10 + 8);
   });
 
   it.each(programs)('%s --help prints its usage and flags and exits 0; --bogus exits 2 with a one-line reason', async (file) => {

@@ -115,3 +115,32 @@ describe("the README's TCP server", () => {
     expect(server.output()).toMatch(/ECONNRESET/);
   });
 });
+
+describe("the README's Express app on epoll-reactor", () => {
+  const code = codeUnder('Run your Express');
+  const runnable = code
+    .replace("from 'epoll-reactor'", `from ${JSON.stringify(pathToFileURL(join(packageDir, 'dist/lib/index.mjs')).href)}`)
+    .replace("from 'express'", `from ${JSON.stringify(pathToFileURL(join(packageDir, 'node_modules/express/index.js')).href)}`)
+    .replace('listen(3000,', 'listen(0,');
+
+  it('is the code the README shows, with only the imports and the port changed', () => {
+    expect(code).toContain('http.createServer(app).listen(3000,');
+    expect(runnable.split('\n').length).toBe(code.split('\n').length);
+    expect(runnable).not.toContain("'epoll-reactor'");
+    expect(runnable).not.toContain("'express'");
+  });
+
+  it('serves the app through our http.createServer', async () => {
+    const server = await start(runnable, 'express');
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = nodeNet.connect(server.port, '127.0.0.1', () => socket.end('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      let got = '';
+      socket.on('data', (d) => {
+        got += d;
+      });
+      socket.on('close', () => resolve(got));
+      socket.on('error', reject);
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*X-Powered-By: Express[\s\S]*\r\n\r\nhello 127\.0\.0\.1\n$/);
+  });
+});

@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
-export type SuiteName = 'http' | 'echo' | 'timers' | 'idle' | 'boundary' | 'udp';
-export const SUITES: SuiteName[] = ['http', 'echo', 'timers', 'idle', 'boundary', 'udp'];
+export type SuiteName = 'http' | 'echo' | 'timers' | 'idle' | 'boundary' | 'udp' | 'frameworks';
+export const SUITES: SuiteName[] = ['http', 'echo', 'timers', 'idle', 'boundary', 'udp', 'frameworks'];
 
 export interface Settings {
   mode: 'quick' | 'full';

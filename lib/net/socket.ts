@@ -385,6 +385,7 @@ export class SocketImpl extends SocketSettings implements StreamOwner {
       this.watcher = null;
     }
     if (this.fd >= 0) {
+      if (this._batchBytes > 0) this.loopState.streams.sendNow(this);
       sys.close(this.fd);
       this.fd = -1;
     }

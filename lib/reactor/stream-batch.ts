@@ -253,6 +253,23 @@ export class StreamBatch {
     this.writes.add(owner, buf, cb);
   }
 
+  /**
+   * Sends at once, best effort, what `owner` wrote in this iteration: it is being destroyed, and
+   * libuv would have tried each write when it was made (Node's http writes a 400 and destroys
+   * the socket in the same callback). What the kernel does not take is dropped, as in libuv.
+   */
+  sendNow(owner: StreamOwner): void {
+    const set = this.writes;
+    const mine: Uint8Array[] = [];
+    for (let i = 0; i < set.count; i++) if (set.owners[i] === owner) mine.push(set.bufs[i]!);
+    if (mine.length === 0 || owner.fd < 0) return;
+    try {
+      sys.sendmsg(owner.fd, mine);
+    } catch {
+      // the peer is gone: nothing to deliver
+    }
+  }
+
   get pendingWrites(): number {
     return this.writes.writerCount;
   }

@@ -5,6 +5,7 @@
  * - {@link Loop}, {@link loop}: the reactor — fd watchers, timers, immediates, two drivers
  * - {@link net}: TCP and Unix stream sockets shaped like Node's `net`
  * - {@link dgram}: UDP sockets shaped like Node's `dgram`, batched with recvmmsg/sendmmsg
+ * - {@link http}, {@link https}, {@link tls}: Node's own servers and clients, on our sockets
  * - {@link threads}: a Waker on eventfd and a SharedArrayBuffer message queue between threads
  * - {@link fs}: `watch()`, Node's `fs.watch` over inotify, bursts coalesced
  * - {@link childProcess}: `spawn()`, Node's `child_process.spawn` with the exit through a pidfd
@@ -24,6 +25,9 @@ export { LoopError, type LoopErrorCode } from '../../lib/errors';
 export * as childProcess from '../../lib/process/index';
 export * as dgram from '../../lib/dgram/index';
 export * as fs from '../../lib/fs/index';
+export * as http from '../../lib/http/http';
+export * as https from '../../lib/http/https';
+export * as tls from '../../lib/http/tls';
 export * as threads from '../../lib/threads/index';
 export * as net from './net';
 export {
