@@ -6,6 +6,7 @@
 // own (test/fixtures/bench/, from real runs): no test reads a file that a command rewrites.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as nodeNet from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -141,6 +142,7 @@ describe('bench/c/echo-server and echo-client', () => {
     ['bench/c/echo-server', () => [join(bin, 'echo-server'), '--port', '0', '--host', '127.0.0.1']],
     ['bench/c/uv-echo-server', () => [join(bin, 'uv-echo-server'), '--port', '0', '--host', '127.0.0.1']],
     ['examples/echo-server', () => [node, join(packageDir, 'dist/examples/echo-server.js'), '--port', '0']],
+    ['bench/servers/ours-pipe-echo', () => [node, join(packageDir, 'dist/bench/servers/ours-pipe-echo.js'), '--port', '0']],
   ];
   it.each(cases.filter(([name]) => haveLibuv || !name.includes('/uv-')))('echo-client --json measures %s: messages, latency, no errors', async (name, argv) => {
     const { proc, port } = await start(argv());
@@ -163,6 +165,44 @@ describe('bench/c/echo-server and echo-client', () => {
     expect(await terminate(proc)).toBe(0); // the port is free again: nothing listens there
     const r = await run([join(bin, 'echo-client'), '--port', String(port), '--connections', '1', '--duration', '1', '--warmup', '0', '--json']);
     expect(r.code).toBe(1);
+  });
+});
+
+describe('the pipe rows of the echo suite: socket.pipe(socket) on our net and on Node\'s', () => {
+  const node = process.execPath;
+  const cases: [string, string[]][] = [
+    ['ours-pipe-echo.js', ['--driver', 'standalone']],
+    ['ours-pipe-echo.js', ['--driver', 'node']],
+    ['node-net-pipe-echo.js', []],
+  ];
+
+  /** Sends `data` and ends; resolves with everything read until the server ends its side too. */
+  function roundTrip(port: number, data: Buffer): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const c = nodeNet.connect(port, '127.0.0.1', () => c.end(data));
+      const chunks: Buffer[] = [];
+      // Read nothing for a while: the server's writes fill the socket buffers and the pipe
+      // must pause (backpressure), then resume on 'drain' once we read.
+      c.pause();
+      setTimeout(() => c.resume(), 200);
+      c.on('data', (d: Buffer) => chunks.push(d));
+      c.on('end', () => resolve(Buffer.concat(chunks)));
+      c.on('error', reject);
+    });
+  }
+
+  it.each(cases)('%s %j echoes 4 MiB sent to a client that reads late, every byte in order, then ends; exits 0 on SIGTERM', async (file, extra) => {
+    const { proc, port } = await start([node, join(packageDir, 'dist/bench/servers', file), '--port', '0', ...extra]);
+    const data = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
+    const back = await roundTrip(port, data);
+    expect(back.length).toBe(data.length);
+    expect(back.equals(data)).toBe(true);
+    expect(await terminate(proc)).toBe(0);
+  });
+
+  it('refuses a bad --driver with exit status 2', async () => {
+    expect((await run([node, join(packageDir, 'dist/bench/servers/ours-pipe-echo.js'), '--port', '0', '--driver', 'uv'])).code).toBe(2);
   });
 });
 
@@ -405,6 +445,53 @@ describe('bench/lib/report: libuv in C and the chained timers (issue 26)', () =>
     // an early firing of ours in a chained run counts against "zero early firings"
     p99('chains-pinned', 'ours-node').early = 2;
     expect(row(render(r).markdown, 'timers: zero early firings')).toMatch(/\*\*missed\*\* \(2 early\)/);
+  });
+});
+
+describe('bench/lib/report: the pipe rows of the echo suite (issue 27)', () => {
+  /** A --quick echo run with the pipe rows (5 rounds). */
+  const PIPE_FIXTURE = join(packageDir, 'test/fixtures/bench/quick-echo-pipe.json');
+  const saved = (): Parameters<typeof render>[0] => JSON.parse(readFileSync(PIPE_FIXTURE, 'utf8'));
+  const row = (markdown: string, start: string): string => markdown.split('\n').find((l) => l.startsWith(`| ${start}`)) ?? '';
+  const perRound = (r: Parameters<typeof render>[0], ours: string): number[] => {
+    const runs = r.echo!.runs;
+    const get = (id: string, round: number) => runs.find((x) => x.ok && x.server === id && x.conns === 100 && x.round === round)!.msgsPerCpuS!;
+    const rounds = Math.max(...runs.map((x) => x.round));
+    return Array.from({ length: rounds }, (_, i) => get(ours, i + 1) / get('node-net-pipe', i + 1));
+  };
+  const target = (driver: string): string => `echo 64 B, 100 conns, \`socket.pipe(socket)\`, ${driver} ≥ 1.3× Node \`net\` pipe`;
+
+  it('judges ours ÷ Node net, both written as socket.pipe(socket), per server CPU-second at 100 connections, with the per-round ratios', () => {
+    const r = saved();
+    const md = render(r).markdown;
+    for (const [id, driver] of [
+      ['ours-pipe', 'standalone'],
+      ['ours-pipe-node', 'node driver'],
+    ]) {
+      const each = perRound(r, id!);
+      const median = [...each].sort((a, b) => a - b)[each.length >> 1]!;
+      expect(row(md, target(driver!))).toContain(`per round ${each.map((x) => x.toFixed(3)).join(', ')}`);
+      expect(row(md, target(driver!))).toMatch(median >= 1.3 ? /\| met \|$/ : /\*\*missed\*\*/);
+    }
+    // a run made to miss it says so, with the margin
+    for (const run of r.echo!.runs) if (run.server === 'node-net-pipe') run.msgsPerCpuS = run.msgsPerCpuS! * 10;
+    expect(row(render(r).markdown, target('standalone'))).toMatch(/\| \*\*missed\*\* by \d\.\d{3} \|$/);
+  });
+
+  it('shows the pipe servers at 100 connections only, in a section of their own, and leaves them out of the charts', () => {
+    const { markdown, charts } = render(saved());
+    // the suite's table: server | conns | …
+    const tableRows = markdown.split('\n').filter((l) => /^\| (ours · pipe|Node net · pipe)[^|]* \| \d+ \|/.test(l));
+    expect(tableRows.map((l) => l.split(' | ')[1])).toEqual(['100', '100', '100']);
+    const section = markdown.split('### `socket.pipe(socket)` (100 connections)')[1]!.split('\n\n![')[0]!;
+    expect(row(section, 'ours · pipe · standalone')).toMatch(/^\| ours · pipe · standalone \| \d\.\d\d× \(/);
+    expect(row(section, 'ours · pipe · node driver')).toMatch(/^\| ours · pipe · node driver \| \d\.\d\d× \(/);
+    for (const svg of charts.values()) expect(svg).not.toContain('pipe');
+  });
+
+  it('a run from before the pipe rows has neither the section nor the targets', () => {
+    const md = render(JSON.parse(readFileSync(QUICK_FIXTURE, 'utf8'))).markdown;
+    expect(md).not.toContain('socket.pipe(socket)');
   });
 });
 

@@ -20,6 +20,8 @@ export interface ServerDef {
   argv(port: number, report: boolean): string[];
   /** Why it cannot run here, or null. */
   unavailable(): string | null;
+  /** Measured only at these connection counts (default: every count of the suite). */
+  connections?: number[];
 }
 
 const NODE = process.execPath;
@@ -106,6 +108,25 @@ export function echoServers(ctx: Ctx): ServerDef[] {
     benchNode(ctx, 'node-net', 'Node net', 'node-net-echo.js'),
     cDef(ctx, 'c', 'C epoll', 'echo-server'),
     uvDef(ctx, 'uv-echo-server'),
+    // The same echo written as `socket.pipe(socket)`, on our net and on Node's (issue 27):
+    // the stream layer's cost, at 100 connections only.
+    ...pipeEchoServers(ctx).map((d) => ({ ...d, connections: [PIPE_CONNECTIONS] })),
+  ];
+}
+
+/** The connection count of the pipe rows of the echo suite (their target is judged there). */
+export const PIPE_CONNECTIONS = 100;
+
+function pipeEchoServers(ctx: Ctx): ServerDef[] {
+  const ours = (id: string, label: string, driver: string): ServerDef => {
+    if (ctx.standinOurs) return { ...benchNode(ctx, id, `${label} [stand-in: node-net-pipe-echo.js]`, 'node-net-pipe-echo.js'), kind: 'ours' };
+    const def = benchNode(ctx, id, label, 'ours-pipe-echo.js');
+    return { ...def, kind: 'ours', argv: (port, report) => [...def.argv(port, report), '--driver', driver] };
+  };
+  return [
+    ours('ours-pipe', 'ours · pipe · standalone', 'standalone'),
+    ours('ours-pipe-node', 'ours · pipe · node driver', 'node'),
+    benchNode(ctx, 'node-net-pipe', 'Node net · pipe', 'node-net-pipe-echo.js'),
   ];
 }
 
@@ -138,6 +159,8 @@ export interface ServerInfo {
   available: boolean;
   reason?: string;
   response?: string;
+  /** Measured only at these connection counts (absent: at every count). */
+  connections?: number[];
 }
 
 /**
@@ -158,7 +181,7 @@ export class ServerPool {
   /** Registers every server and starts the available ones; `onStarted` runs after each start. */
   async startAll(defs: ServerDef[], onStarted?: (s: Running, info: ServerInfo) => Promise<void>): Promise<void> {
     for (const def of defs) {
-      const info: ServerInfo = { id: def.id, label: def.label, kind: def.kind, available: false };
+      const info: ServerInfo = { id: def.id, label: def.label, kind: def.kind, available: false, ...(def.connections ? { connections: def.connections } : {}) };
       this.infos.set(def.id, info);
       this.servers.push(info);
       const why = def.unavailable();

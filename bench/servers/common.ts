@@ -9,16 +9,19 @@ export interface ServerArgs {
   port: number;
   host: string;
   report: boolean;
+  /** `--driver standalone|node`, for the servers on our loop (`options.driver`). */
+  driver: 'standalone' | 'node';
 }
 
-export function parseArgs(usage: string): ServerArgs {
+export function parseArgs(usage: string, options: { driver?: boolean } = {}): ServerArgs {
   const a = process.argv.slice(2);
-  const out: ServerArgs = { port: 0, host: '127.0.0.1', report: false };
+  const out: ServerArgs = { port: 0, host: '127.0.0.1', report: false, driver: 'standalone' };
   for (let i = 0; i < a.length; i++) {
     const k = a[i];
     if (k === '--port' && i + 1 < a.length) out.port = Number(a[++i]);
     else if (k === '--host' && i + 1 < a.length) out.host = a[++i]!;
     else if (k === '--report') out.report = true;
+    else if (options.driver && k === '--driver' && (a[i + 1] === 'standalone' || a[i + 1] === 'node')) out.driver = a[++i] as ServerArgs['driver'];
     else {
       console.error(`usage: ${usage}`);
       process.exit(2);
