@@ -2,9 +2,9 @@
  * The benchmark runner: `npm run bench [-- options]` (= build:ts, then node dist/bench/run.js).
  *
  *   --quick              short runs, about 3 minutes (default: full, ~20 minutes)
- *   --only a,b           suites to run: http, echo, timers, idle, boundary, udp (default: all)
+ *   --only a,b           suites to run: http, echo, timers, idle, boundary, udp, workers (default: all)
  *   --rounds N           rounds per measurement (interleaved A B C A B C …; default 3)
- *   --duration S         measured seconds per HTTP and echo run (wrk rounds up to whole seconds)
+ *   --duration S         measured seconds per HTTP, echo and workers run (wrk rounds up to whole seconds)
  *   --save               write the report into the tracked bench/results/ (alias: --update-docs)
  *   --render FILE        only re-render the report and charts from a saved latest.json
  *   --standin-ours       harness self-test: run the Node net servers in our rows (clearly marked)
@@ -29,13 +29,14 @@ import { httpSteps, runHttp } from './suites/http';
 import { idleSteps, runIdle } from './suites/idle';
 import { runTimers, timerSteps } from './suites/timers';
 import { runUdp, type UdpResult, udpMarkdown, udpSteps } from './suites/udp';
+import { runWorkers, type WorkersResult, workersMarkdown, workersSteps } from './suites/workers';
 
-const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary,udp] [--rounds N] [--duration S] [--save | --out DIR] [--standin-ours] [--render latest.json]
+const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary,udp,workers] [--rounds N] [--duration S] [--save | --out DIR] [--standin-ours] [--render latest.json]
 
   --quick         short runs of every suite: about 3 minutes (a full run: about 20)
   --only LIST     suites to run (default: all)
   --rounds N      rounds per measurement, interleaved (default 3)
-  --duration S    measured seconds per HTTP and echo run
+  --duration S    measured seconds per HTTP, echo and workers run
   --save          write the report to bench/results/ (tracked, linked from docs/benchmarks.md);
                   --update-docs is the same. Without it the report goes to bench/out/ (git-ignored)
   --out DIR       write the report to DIR instead
@@ -147,6 +148,8 @@ function settingsFor(cli: Cli): Settings {
         boundaryRounds: rounds,
         boundarySampleMs: 20,
         boundarySamples: 5,
+        workersDuration: 1,
+        workersWarmup: 1,
       }
     : {
         mode: 'full',
@@ -170,10 +173,13 @@ function settingsFor(cli: Cli): Settings {
         boundaryRounds: rounds,
         boundarySampleMs: 100,
         boundarySamples: 9,
+        workersDuration: 5,
+        workersWarmup: 2,
       };
   if (cli.duration !== null) {
     s.httpDuration = Math.max(1, Math.round(cli.duration));
     s.echoDuration = cli.duration;
+    s.workersDuration = s.httpDuration;
   }
   return s;
 }
@@ -187,6 +193,7 @@ function settingsText(s: Settings, only: SuiteName[]): string {
   }
   if (only.includes('idle')) parts.push(`idle ${s.idleConnections.toLocaleString('en-US')} conns, ${s.idleWindow} s window × ${s.idleRounds} round${s.idleRounds === 1 ? '' : 's'}`);
   if (only.includes('udp')) parts.push(`udp ${s.mode === 'quick' ? 1.5 : s.echoDuration} s per run`);
+  if (only.includes('workers')) parts.push(`workers ${s.workersDuration} s per run (warm-up ${s.workersWarmup} s once per server)`);
   if (only.includes('boundary')) parts.push(`boundary ${s.boundaryRounds} rounds × ${s.boundarySamples} samples of ${s.boundarySampleMs} ms`);
   return parts.join('; ');
 }
@@ -220,11 +227,14 @@ function commit(root: string): string {
 }
 
 /** Write latest.md, latest.json and the charts; returns the chart names. */
-function writeResults(resultsDir: string, extra: Record<string, unknown>, results: Results & { udp?: UdpResult }): { names: string[] } {
+type AllResults = Results & { udp?: UdpResult; workers?: WorkersResult };
+
+function writeResults(resultsDir: string, extra: Record<string, unknown>, results: AllResults): { names: string[] } {
   mkdirSync(resultsDir, { recursive: true });
   const rendered = render(results);
   const charts = rendered.charts;
-  const markdown = results.udp ? `${rendered.markdown.trimEnd()}\n\n${udpMarkdown(results.udp)}` : rendered.markdown;
+  let markdown = results.udp ? `${rendered.markdown.trimEnd()}\n\n${udpMarkdown(results.udp)}` : rendered.markdown;
+  if (results.workers) markdown = `${markdown.trimEnd()}\n\n${workersMarkdown(results.workers)}`;
   writeFileSync(path.join(resultsDir, 'latest.md'), markdown);
   writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ ...extra, ...results }, null, 1)}\n`);
   for (const [name, svg] of charts) writeFileSync(path.join(resultsDir, name), svg);
@@ -237,7 +247,7 @@ async function main(): Promise<void> {
   const p = paths();
   const resultsDir = cli.out !== null ? path.resolve(cli.out) : path.join(p.root, cli.save ? SAVED_DIR : OUT_DIR);
   if (cli.render !== null) {
-    const saved = JSON.parse(readFileSync(cli.render, 'utf8')) as Results & { settings: Settings; tools: unknown };
+    const saved = JSON.parse(readFileSync(cli.render, 'utf8')) as AllResults & { settings: Settings; tools: unknown };
     const { settings: s, tools: t, ...results } = saved;
     const { names } = writeResults(resultsDir, { settings: s, tools: t }, results);
     console.log(`bench: re-rendered latest.md and ${names.length} charts from ${cli.render} into ${path.relative(process.cwd(), resultsDir) || '.'}`);
@@ -253,7 +263,7 @@ async function main(): Promise<void> {
   progress.show('[setup] building the C programs');
   if (needsC) buildC(p.root);
   progress.show('[setup] looking for wrk, strace, taskset');
-  const tools = { ...findTools({ wrk: cli.only.includes('http'), strace: cli.only.includes('idle') }), libuv: libuv.version, libuvProblem: libuv.problem };
+  const tools = { ...findTools({ wrk: cli.only.includes('http') || cli.only.includes('workers'), strace: cli.only.includes('idle') }), libuv: libuv.version, libuvProblem: libuv.problem };
   if (needsC && !libuv.version) progress.log(`setup: libuv unavailable — the libuv C rows will be skipped (${libuv.problem})`);
   const cpus = os.cpus().length;
   const ctx: Ctx = {
@@ -279,10 +289,11 @@ async function main(): Promise<void> {
       (cli.only.includes('timers') ? timerSteps(ctx) : 0) +
       (cli.only.includes('idle') ? idleSteps(ctx) : 0) +
       (cli.only.includes('boundary') ? boundarySteps(ctx) : 0) +
-      (cli.only.includes('udp') ? udpSteps(ctx) : 0),
+      (cli.only.includes('udp') ? udpSteps(ctx) : 0) +
+      (cli.only.includes('workers') ? workersSteps(ctx) : 0),
   );
 
-  const results: Results & { udp?: UdpResult } = { meta: {} as Meta };
+  const results: AllResults = { meta: {} as Meta };
   const suiteSeconds: Record<string, number> = {};
   const timed = async <T>(name: SuiteName, fn: (c: Ctx) => Promise<T>): Promise<T | undefined> => {
     if (!cli.only.includes(name)) return undefined;
@@ -297,6 +308,7 @@ async function main(): Promise<void> {
   results.idle = await timed('idle', runIdle);
   results.boundary = await timed('boundary', runBoundary);
   results.udp = await timed('udp', runUdp);
+  results.workers = await timed('workers', runWorkers);
   progress.done();
 
   results.meta = {
@@ -329,6 +341,7 @@ async function main(): Promise<void> {
       .map((r) => `timers ${r.impl} ${r.variant} r${r.round}: ${r.error}`),
     ...(results.idle?.runs ?? []).filter((r) => !r.ok && !r.impl.startsWith('ours')).map((r) => `idle ${r.impl} r${r.round}: ${r.error}`),
     ...(results.udp?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `udp ${r.server} ${r.load} r${r.round}: ${r.error}`),
+    ...(results.workers?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `workers ${r.server} r${r.round}: ${r.error}`),
   ];
   const rel = (f: string): string => path.relative(process.cwd(), path.join(resultsDir, f)) || f;
   console.log(`bench: ${settings.mode} run finished in ${progress.elapsedSeconds().toFixed(0)} s`);

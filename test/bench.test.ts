@@ -12,9 +12,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUCKETS, bucketOf, EDGES_US } from '../dist/bench/lib/lateness.js';
 import { render } from '../dist/bench/lib/report.js';
+import { cpuSample, descendants, treeDelta, treeSample } from '../dist/bench/lib/proc.js';
 import { checkHttpResponse } from '../dist/bench/lib/servers.js';
 import { fmtRatio, quantileSorted, ratios, summarize } from '../dist/bench/lib/stats.js';
 import { drawChainDelays, drawDelays, mulberry32 } from '../dist/bench/lib/timer-delays.js';
+import { type WorkersResult, workersMarkdown } from '../dist/bench/suites/workers.js';
 import { type ChildResult, checkFdsEachTest, exchange, packageDir, runChild } from './helpers';
 
 checkFdsEachTest();
@@ -203,6 +205,93 @@ describe('the pipe rows of the echo suite: socket.pipe(socket) on our net and on
 
   it('refuses a bad --driver with exit status 2', async () => {
     expect((await run([node, join(packageDir, 'dist/bench/servers/ours-pipe-echo.js'), '--port', '0', '--driver', 'uv'])).code).toBe(2);
+  });
+});
+
+describe('the workers suite (issue 24): Node cluster server, process trees, the report', () => {
+  const node = process.execPath;
+  const clusterServer = join(packageDir, 'dist/bench/servers/node-http-cluster.js');
+  /** Running (a zombie waiting for its new parent to reap it is not). */
+  const alive = (pid: number): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+
+  it('node-http-cluster --workers 2: listening once both workers listen, the same bytes as the others, its CPU counted over primary and workers; SIGTERM leaves no worker', async () => {
+    const { proc, port } = await start([node, clusterServer, '--port', '0', '--workers', '2']);
+    const workers = descendants(proc.pid!);
+    expect(workers).toHaveLength(2);
+    for (const w of workers) expect(readFileSync(`/proc/${w}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]).toBe(String(proc.pid));
+    // round-robin: the primary accepts, each worker answers; several connections reach both
+    for (let i = 0; i < 4; i++) expect(await checkHttpResponse('127.0.0.1', port)).toBe('identical');
+    const pids = [proc.pid!, ...workers];
+    const before = treeSample(pids);
+    expect([...before.keys()].sort()).toEqual([...pids].sort());
+    await exchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(50), 300);
+    const d = treeDelta(before, treeSample(pids))!;
+    expect(d.processes).toBe(3);
+    expect(d.cpuS).toBeGreaterThan(0);
+    expect(await terminate(proc)).toBe(0);
+    for (const w of workers) {
+      for (let i = 0; i < 50 && alive(w); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(alive(w)).toBe(false);
+    }
+  });
+
+  it('node-http-cluster refuses a bad --workers with exit status 2', async () => {
+    for (const n of ['0', '-1', 'x', '65']) expect((await run([node, clusterServer, '--port', '0', '--workers', n])).code).toBe(2);
+  });
+
+  it('treeDelta sums the CPU of the processes sampled both times, and says how many', () => {
+    const s = (ticksS: number, schedS: number | null, at: number) => ({ ticksS, schedS, at });
+    const a = new Map([
+      [1, s(1, 1, 10)],
+      [2, s(2, 2, 10)],
+      [3, s(3, null, 10)],
+    ]);
+    const b = new Map([
+      [1, s(1.5, 1.5, 11)],
+      [3, s(3.25, null, 11)], // no schedstat: clock ticks
+      [4, s(9, 9, 11)], // not sampled before: not counted
+    ]);
+    expect(treeDelta(a, b)).toEqual({ cpuS: 0.75, wallS: 1, processes: 2 });
+    expect(treeDelta(a, new Map())).toBeNull();
+    expect(cpuSample(process.pid)).not.toBeNull();
+  });
+
+  const saved = (): WorkersResult => JSON.parse(readFileSync(join(packageDir, 'test/fixtures/bench/quick-workers.json'), 'utf8')).workers;
+  const row = (md: string, start: string): string => md.split('\n').find((l) => l.startsWith(`| ${start}`)) ?? '';
+
+  it('workersMarkdown: every server, raw and per-CPU figures, and the ratios computed per round', () => {
+    const r = saved();
+    const md = workersMarkdown(r);
+    for (const s of r.servers) expect(row(md, `${s.label} |`), s.id).toMatch(/^\| .+ \| [\d,]+ \(/);
+    const per = (id: string, round: number) => r.runs.find((x) => x.ok && x.server === id && x.round === round)!;
+    const rounds = Math.max(...r.runs.map((x) => x.round));
+    const each = Array.from({ length: rounds }, (_, i) => per('ours-w2', i + 1).reqPerCpuS! / per('ours-1', i + 1).reqPerCpuS!).sort((a, b) => a - b);
+    expect(row(md, 'ours: 2 worker threads ÷ 1 loop')).toContain(`| ${each[rounds >> 1]!.toFixed(2)}× (${each[0]!.toFixed(2)}–${each.at(-1)!.toFixed(2)}) |`);
+    expect(row(md, 'Node: cluster of 2 ÷ 1 process')).not.toBe('');
+    // a server that failed says why, and its ratios are left empty
+    r.runs = r.runs.filter((x) => x.server !== 'node-cluster');
+    r.runs.push({ server: 'node-cluster', round: 1, ok: false, error: 'server exited during the run' });
+    const failed = workersMarkdown(r);
+    expect(row(failed, 'Node http · cluster, 2 workers')).toContain('server exited during the run');
+    expect(row(failed, 'ours 2 worker threads ÷ Node cluster of 2')).toBe('| ours 2 worker threads ÷ Node cluster of 2 | – | – |');
+    expect(failed).toContain('- node-cluster round 1: server exited during the run');
+  });
+
+  it('--render re-renders a saved workers run into the report', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epoll-reactor-bench-out-'));
+    try {
+      const r = await run([process.execPath, join(packageDir, 'dist/bench/run.js'), '--render', join(packageDir, 'test/fixtures/bench/quick-workers.json'), '--out', dir]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(join(dir, 'latest.md'), 'utf8')).toContain(workersMarkdown(saved()).trimEnd());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -22,6 +22,8 @@ export interface ServerDef {
   unavailable(): string | null;
   /** Measured only at these connection counts (default: every count of the suite). */
   connections?: number[];
+  /** Runs on every CPU instead of the server core (the workers suite: one loop per core). */
+  unpinned?: boolean;
 }
 
 const NODE = process.execPath;
@@ -130,6 +132,32 @@ function pipeEchoServers(ctx: Ctx): ServerDef[] {
   ];
 }
 
+/**
+ * The workers suite (issue 24): examples/http-server.ts as one loop and as `--workers 2` (threads,
+ * and processes), against the Node `http` app of node-http.ts in one process and under Node's
+ * `cluster` with 2 workers. Unpinned: the point is to use both cores.
+ */
+export function workersServers(ctx: Ctx): ServerDef[] {
+  const ours = (id: string, label: string, extra: string[]): ServerDef => {
+    const def = oursDef(ctx, id, label, 'http-server.js', 'standalone', true, 'node-net-http.js');
+    if (extra.length === 0) return def;
+    if (ctx.standinOurs) {
+      const s = benchNode(ctx, id, `${label} [stand-in: node-http-cluster.js]`, 'node-http-cluster.js');
+      return { ...s, kind: 'ours', argv: (port, report) => [...s.argv(port, report), '--workers', '2'] };
+    }
+    return { ...def, argv: (port, report) => [...def.argv(port, report), ...extra] };
+  };
+  const cluster = benchNode(ctx, 'node-cluster', 'Node http · cluster, 2 workers', 'node-http-cluster.js');
+  const defs: ServerDef[] = [
+    ours('ours-1', 'ours · 1 loop', []),
+    ours('ours-w2', 'ours · --workers 2 (threads)', ['--workers', '2']),
+    ours('ours-w2p', 'ours · --workers 2 (processes)', ['--workers', '2', '--worker-mode', 'process']),
+    benchNode(ctx, 'node-http', 'Node http · 1 process', 'node-http.js'),
+    { ...cluster, argv: (port, report) => [...cluster.argv(port, report), '--workers', '2'] },
+  ];
+  return defs.map((d) => ({ ...d, unpinned: true }));
+}
+
 export interface Running {
   def: ServerDef;
   proc: Proc;
@@ -140,7 +168,7 @@ export interface Running {
 /** Start a server pinned to the server core; resolves once it printed `listening on`. */
 export async function startServer(ctx: Ctx, def: ServerDef, options: { report?: boolean } = {}): Promise<Running> {
   const port = await freePort();
-  const proc = spawnProc(def.argv(port, options.report === true), { name: def.id, cpu: ctx.serverCpu, raiseNofile: true, cwd: ctx.root });
+  const proc = spawnProc(def.argv(port, options.report === true), { name: def.id, cpu: def.unpinned ? undefined : ctx.serverCpu, raiseNofile: true, cwd: ctx.root });
   try {
     const m = await proc.waitFor(/listening on (\S+):(\d+)/, 15_000);
     const host = m[1] === '0.0.0.0' || m[1] === '::' || m[1] === 'localhost' ? '127.0.0.1' : m[1]!;
