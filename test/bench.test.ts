@@ -239,6 +239,8 @@ describe('the workers suite (issue 24): Node cluster server, process trees, the 
       for (let i = 0; i < 50 && alive(w); i++) await new Promise((r) => setTimeout(r, 20));
       expect(alive(w)).toBe(false);
     }
+    // The workers shared the primary's stdout and stderr: our ends close once the last worker's have.
+    await Promise.all([proc.stdout!, proc.stderr!].map((st) => (st.closed ? null : new Promise((r) => st.once('close', r)))));
   });
 
   it('node-http-cluster refuses a bad --workers with exit status 2', async () => {
