@@ -143,13 +143,15 @@ export function workersServers(ctx: Ctx): ServerDef[] {
     if (extra.length === 0) return def;
     if (ctx.standinOurs) {
       const s = benchNode(ctx, id, `${label} [stand-in: node-http-cluster.js]`, 'node-http-cluster.js');
-      return { ...s, kind: 'ours', argv: (port, report) => [...s.argv(port, report), '--workers', '2'] };
+      return { ...s, kind: 'ours', argv: (port, report) => [...s.argv(port, report), '--workers', extra[1]!] };
     }
     return { ...def, argv: (port, report) => [...def.argv(port, report), ...extra] };
   };
   const cluster = benchNode(ctx, 'node-cluster', 'Node http · cluster, 2 workers', 'node-http-cluster.js');
   const defs: ServerDef[] = [
     ours('ours-1', 'ours · 1 loop', []),
+    // The pool with one worker: what the pool itself costs (a primary, a worker thread), apart from a second loop.
+    ours('ours-w1', 'ours · --workers 1 (thread)', ['--workers', '1']),
     ours('ours-w2', 'ours · --workers 2 (threads)', ['--workers', '2']),
     ours('ours-w2p', 'ours · --workers 2 (processes)', ['--workers', '2', '--worker-mode', 'process']),
     benchNode(ctx, 'node-http', 'Node http · 1 process', 'node-http.js'),

@@ -1,7 +1,7 @@
 /**
- * Suite — many cores (issue 24): the HTTP example as one loop and with `--workers 2` (threads,
- * and processes), against Node's `http` in one process and under Node's `cluster` with two
- * workers, all serving the same fixed response. wrk (two threads, 100 connections) and the
+ * Suite — many cores (issue 24): the HTTP example as one loop, with `--workers 1`, and with
+ * `--workers 2` (threads, and processes), against Node's `http` in one process and under Node's
+ * `cluster` with two workers, all serving the same fixed response. wrk (two threads, 100 connections) and the
  * servers all run unpinned: on a 2-core machine the load generator shares the cores with the
  * workers, so the raw requests/s say what this machine does as a whole, and requests per server
  * CPU-second (every process of the server: the primary and its workers, or every thread of the
@@ -169,7 +169,9 @@ export async function runWorkers(ctx: Ctx): Promise<WorkersResult> {
 
 /** Ratios a ÷ b per round, then median (min–max): per server CPU-second and raw. */
 const PAIRS: [string, string, string][] = [
+  ['ours-w1', 'ours-1', 'ours: 1 worker thread ÷ 1 loop'],
   ['ours-w2', 'ours-1', 'ours: 2 worker threads ÷ 1 loop'],
+  ['ours-w2', 'ours-w1', 'ours: 2 worker threads ÷ 1 worker thread'],
   ['ours-w2p', 'ours-1', 'ours: 2 worker processes ÷ 1 loop'],
   ['node-cluster', 'node-http', 'Node: cluster of 2 ÷ 1 process'],
   ['ours-1', 'node-http', 'ours 1 loop ÷ Node http 1 process'],
