@@ -317,7 +317,9 @@ async function main(): Promise<void> {
     settingsText: settingsText(settings, cli.only),
     machine: machine(),
     placement: tools.taskset
-      ? `servers and measured children pinned to CPU ${ctx.serverCpu}; wrk, echo-client, strace and this runner pinned to CPU ${ctx.clientCpu} (taskset)`
+      ? `servers and measured children pinned to CPU ${ctx.serverCpu}; wrk, echo-client, strace and this runner pinned to CPU ${ctx.clientCpu} (taskset)${
+          cli.only.includes('workers') ? '; in the workers suite, servers and wrk on every CPU' : ''
+        }`
       : 'not pinned (taskset unavailable)',
     loadBefore,
     loadAfter: os.loadavg()[0]!.toFixed(2),
