@@ -2,9 +2,9 @@
  * The benchmark runner: `npm run bench [-- options]` (= build:ts, then node dist/bench/run.js).
  *
  *   --quick              short runs, about 3 minutes (default: full, ~20 minutes)
- *   --only a,b           suites to run: http, echo, timers, idle, boundary, udp, frameworks (default: all)
+ *   --only a,b           suites to run: http, echo, timers, idle, boundary, udp, frameworks, workers (default: all)
  *   --rounds N           rounds per measurement (interleaved A B C A B C …; default 3)
- *   --duration S         measured seconds per HTTP and echo run (wrk rounds up to whole seconds)
+ *   --duration S         measured seconds per HTTP, echo and workers run (wrk rounds up to whole seconds)
  *   --save               write the report into the tracked bench/results/ (alias: --update-docs)
  *   --render FILE        only re-render the report and charts from a saved latest.json
  *   --standin-ours       harness self-test: run the Node net servers in our rows (clearly marked)
@@ -30,13 +30,14 @@ import { httpSteps, runHttp } from './suites/http';
 import { idleSteps, runIdle } from './suites/idle';
 import { runTimers, timerSteps } from './suites/timers';
 import { runUdp, type UdpResult, udpMarkdown, udpSteps } from './suites/udp';
+import { runWorkers, type WorkersResult, workersMarkdown, workersSteps } from './suites/workers';
 
-const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary,udp,frameworks] [--rounds N] [--duration S] [--save | --out DIR] [--standin-ours] [--render latest.json]
+const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary,udp,frameworks,workers] [--rounds N] [--duration S] [--save | --out DIR] [--standin-ours] [--render latest.json]
 
   --quick         short runs of every suite: about 3 minutes (a full run: about 20)
   --only LIST     suites to run (default: all)
   --rounds N      rounds per measurement, interleaved (default 3)
-  --duration S    measured seconds per HTTP and echo run
+  --duration S    measured seconds per HTTP, echo and workers run
   --save          write the report to bench/results/ (tracked, linked from docs/benchmarks.md);
                   --update-docs is the same. Without it the report goes to bench/out/ (git-ignored)
   --out DIR       write the report to DIR instead
@@ -148,6 +149,8 @@ function settingsFor(cli: Cli): Settings {
         boundaryRounds: rounds,
         boundarySampleMs: 20,
         boundarySamples: 5,
+        workersDuration: 1,
+        workersWarmup: 1,
       }
     : {
         mode: 'full',
@@ -171,10 +174,13 @@ function settingsFor(cli: Cli): Settings {
         boundaryRounds: rounds,
         boundarySampleMs: 100,
         boundarySamples: 9,
+        workersDuration: 5,
+        workersWarmup: 2,
       };
   if (cli.duration !== null) {
     s.httpDuration = Math.max(1, Math.round(cli.duration));
     s.echoDuration = cli.duration;
+    s.workersDuration = s.httpDuration;
   }
   return s;
 }
@@ -189,6 +195,7 @@ function settingsText(s: Settings, only: SuiteName[]): string {
   if (only.includes('idle')) parts.push(`idle ${s.idleConnections.toLocaleString('en-US')} conns, ${s.idleWindow} s window × ${s.idleRounds} round${s.idleRounds === 1 ? '' : 's'}`);
   if (only.includes('udp')) parts.push(`udp ${s.mode === 'quick' ? 1.5 : s.echoDuration} s per run`);
   if (only.includes('frameworks')) parts.push(`frameworks: plain, Express, Fastify at 100 connections, ${s.httpDuration} s per run`);
+  if (only.includes('workers')) parts.push(`workers ${s.workersDuration} s per run (warm-up ${s.workersWarmup} s once per server)`);
   if (only.includes('boundary')) parts.push(`boundary ${s.boundaryRounds} rounds × ${s.boundarySamples} samples of ${s.boundarySampleMs} ms`);
   return parts.join('; ');
 }
@@ -222,12 +229,15 @@ function commit(root: string): string {
 }
 
 /** Write latest.md, latest.json and the charts; returns the chart names. */
-function writeResults(resultsDir: string, extra: Record<string, unknown>, results: Results & { udp?: UdpResult; frameworks?: FrameworksResult }): { names: string[] } {
+type AllResults = Results & { udp?: UdpResult; frameworks?: FrameworksResult; workers?: WorkersResult };
+
+function writeResults(resultsDir: string, extra: Record<string, unknown>, results: AllResults): { names: string[] } {
   mkdirSync(resultsDir, { recursive: true });
   const rendered = render(results);
   const charts = rendered.charts;
   let markdown = results.udp ? `${rendered.markdown.trimEnd()}\n\n${udpMarkdown(results.udp)}` : rendered.markdown;
   if (results.frameworks) markdown = `${markdown.trimEnd()}\n\n${frameworksMarkdown(results.frameworks)}`;
+  if (results.workers) markdown = `${markdown.trimEnd()}\n\n${workersMarkdown(results.workers)}`;
   writeFileSync(path.join(resultsDir, 'latest.md'), markdown);
   writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ ...extra, ...results }, null, 1)}\n`);
   for (const [name, svg] of charts) writeFileSync(path.join(resultsDir, name), svg);
@@ -240,7 +250,7 @@ async function main(): Promise<void> {
   const p = paths();
   const resultsDir = cli.out !== null ? path.resolve(cli.out) : path.join(p.root, cli.save ? SAVED_DIR : OUT_DIR);
   if (cli.render !== null) {
-    const saved = JSON.parse(readFileSync(cli.render, 'utf8')) as Results & { settings: Settings; tools: unknown; frameworks?: FrameworksResult };
+    const saved = JSON.parse(readFileSync(cli.render, 'utf8')) as AllResults & { settings: Settings; tools: unknown };
     const { settings: s, tools: t, ...results } = saved;
     const { names } = writeResults(resultsDir, { settings: s, tools: t }, results);
     console.log(`bench: re-rendered latest.md and ${names.length} charts from ${cli.render} into ${path.relative(process.cwd(), resultsDir) || '.'}`);
@@ -256,7 +266,7 @@ async function main(): Promise<void> {
   progress.show('[setup] building the C programs');
   if (needsC) buildC(p.root);
   progress.show('[setup] looking for wrk, strace, taskset');
-  const tools = { ...findTools({ wrk: cli.only.includes('http') || cli.only.includes('frameworks'), strace: cli.only.includes('idle') }), libuv: libuv.version, libuvProblem: libuv.problem };
+  const tools = { ...findTools({ wrk: cli.only.includes('http') || cli.only.includes('frameworks') || cli.only.includes('workers'), strace: cli.only.includes('idle') }), libuv: libuv.version, libuvProblem: libuv.problem };
   if (needsC && !libuv.version) progress.log(`setup: libuv unavailable — the libuv C rows will be skipped (${libuv.problem})`);
   const cpus = os.cpus().length;
   const ctx: Ctx = {
@@ -283,10 +293,11 @@ async function main(): Promise<void> {
       (cli.only.includes('idle') ? idleSteps(ctx) : 0) +
       (cli.only.includes('boundary') ? boundarySteps(ctx) : 0) +
       (cli.only.includes('udp') ? udpSteps(ctx) : 0) +
-      (cli.only.includes('frameworks') ? frameworksSteps(ctx) : 0),
+      (cli.only.includes('frameworks') ? frameworksSteps(ctx) : 0) +
+      (cli.only.includes('workers') ? workersSteps(ctx) : 0),
   );
 
-  const results: Results & { udp?: UdpResult; frameworks?: FrameworksResult } = { meta: {} as Meta };
+  const results: AllResults = { meta: {} as Meta };
   const suiteSeconds: Record<string, number> = {};
   const timed = async <T>(name: SuiteName, fn: (c: Ctx) => Promise<T>): Promise<T | undefined> => {
     if (!cli.only.includes(name)) return undefined;
@@ -302,6 +313,7 @@ async function main(): Promise<void> {
   results.boundary = await timed('boundary', runBoundary);
   results.udp = await timed('udp', runUdp);
   results.frameworks = await timed('frameworks', runFrameworks);
+  results.workers = await timed('workers', runWorkers);
   progress.done();
 
   results.meta = {
@@ -310,7 +322,9 @@ async function main(): Promise<void> {
     settingsText: settingsText(settings, cli.only),
     machine: machine(),
     placement: tools.taskset
-      ? `servers and measured children pinned to CPU ${ctx.serverCpu}; wrk, echo-client, strace and this runner pinned to CPU ${ctx.clientCpu} (taskset)`
+      ? `servers and measured children pinned to CPU ${ctx.serverCpu}; wrk, echo-client, strace and this runner pinned to CPU ${ctx.clientCpu} (taskset)${
+          cli.only.includes('workers') ? '; in the workers suite, servers and wrk on every CPU' : ''
+        }`
       : 'not pinned (taskset unavailable)',
     loadBefore,
     loadAfter: os.loadavg()[0]!.toFixed(2),
@@ -335,6 +349,7 @@ async function main(): Promise<void> {
     ...(results.idle?.runs ?? []).filter((r) => !r.ok && !r.impl.startsWith('ours')).map((r) => `idle ${r.impl} r${r.round}: ${r.error}`),
     ...(results.udp?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `udp ${r.server} ${r.load} r${r.round}: ${r.error}`),
     ...(results.frameworks?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `frameworks ${r.app} ${r.server} r${r.round}: ${r.error}`),
+    ...(results.workers?.runs ?? []).filter((r) => !r.ok && !r.server.startsWith('ours')).map((r) => `workers ${r.server} r${r.round}: ${r.error}`),
   ];
   const rel = (f: string): string => path.relative(process.cwd(), path.join(resultsDir, f)) || f;
   console.log(`bench: ${settings.mode} run finished in ${progress.elapsedSeconds().toFixed(0)} s`);

@@ -6,14 +6,17 @@
 // own (test/fixtures/bench/, from real runs): no test reads a file that a command rewrites.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as nodeNet from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUCKETS, bucketOf, EDGES_US } from '../dist/bench/lib/lateness.js';
 import { render } from '../dist/bench/lib/report.js';
+import { cpuSample, descendants, treeDelta, treeSample } from '../dist/bench/lib/proc.js';
 import { checkHttpResponse } from '../dist/bench/lib/servers.js';
 import { fmtRatio, quantileSorted, ratios, summarize } from '../dist/bench/lib/stats.js';
 import { drawChainDelays, drawDelays, mulberry32 } from '../dist/bench/lib/timer-delays.js';
+import { type WorkersResult, workersMarkdown } from '../dist/bench/suites/workers.js';
 import { type ChildResult, checkFdsEachTest, exchange, packageDir, runChild } from './helpers';
 
 checkFdsEachTest();
@@ -141,6 +144,7 @@ describe('bench/c/echo-server and echo-client', () => {
     ['bench/c/echo-server', () => [join(bin, 'echo-server'), '--port', '0', '--host', '127.0.0.1']],
     ['bench/c/uv-echo-server', () => [join(bin, 'uv-echo-server'), '--port', '0', '--host', '127.0.0.1']],
     ['examples/echo-server', () => [node, join(packageDir, 'dist/examples/echo-server.js'), '--port', '0']],
+    ['bench/servers/ours-pipe-echo', () => [node, join(packageDir, 'dist/bench/servers/ours-pipe-echo.js'), '--port', '0']],
   ];
   it.each(cases.filter(([name]) => haveLibuv || !name.includes('/uv-')))('echo-client --json measures %s: messages, latency, no errors', async (name, argv) => {
     const { proc, port } = await start(argv());
@@ -163,6 +167,133 @@ describe('bench/c/echo-server and echo-client', () => {
     expect(await terminate(proc)).toBe(0); // the port is free again: nothing listens there
     const r = await run([join(bin, 'echo-client'), '--port', String(port), '--connections', '1', '--duration', '1', '--warmup', '0', '--json']);
     expect(r.code).toBe(1);
+  });
+});
+
+describe('the pipe rows of the echo suite: socket.pipe(socket) on our net and on Node\'s', () => {
+  const node = process.execPath;
+  const cases: [string, string[]][] = [
+    ['ours-pipe-echo.js', ['--driver', 'standalone']],
+    ['ours-pipe-echo.js', ['--driver', 'node']],
+    ['node-net-pipe-echo.js', []],
+  ];
+
+  /** Sends `data` and ends; resolves with everything read until the server ends its side too. */
+  function roundTrip(port: number, data: Buffer): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const c = nodeNet.connect(port, '127.0.0.1', () => c.end(data));
+      const chunks: Buffer[] = [];
+      // Read nothing for a while: the server's writes fill the socket buffers and the pipe
+      // must pause (backpressure), then resume on 'drain' once we read.
+      c.pause();
+      setTimeout(() => c.resume(), 200);
+      c.on('data', (d: Buffer) => chunks.push(d));
+      c.on('end', () => resolve(Buffer.concat(chunks)));
+      c.on('error', reject);
+    });
+  }
+
+  it.each(cases)('%s %j echoes 4 MiB sent to a client that reads late, every byte in order, then ends; exits 0 on SIGTERM', async (file, extra) => {
+    const { proc, port } = await start([node, join(packageDir, 'dist/bench/servers', file), '--port', '0', ...extra]);
+    const data = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
+    const back = await roundTrip(port, data);
+    expect(back.length).toBe(data.length);
+    expect(back.equals(data)).toBe(true);
+    expect(await terminate(proc)).toBe(0);
+  });
+
+  it('refuses a bad --driver with exit status 2', async () => {
+    expect((await run([node, join(packageDir, 'dist/bench/servers/ours-pipe-echo.js'), '--port', '0', '--driver', 'uv'])).code).toBe(2);
+  });
+});
+
+describe('the workers suite (issue 24): Node cluster server, process trees, the report', () => {
+  const node = process.execPath;
+  const clusterServer = join(packageDir, 'dist/bench/servers/node-http-cluster.js');
+  /** Running (a zombie waiting for its new parent to reap it is not). */
+  const alive = (pid: number): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+
+  it('node-http-cluster --workers 2: listening once both workers listen, the same bytes as the others, its CPU counted over primary and workers; SIGTERM leaves no worker', async () => {
+    const { proc, port } = await start([node, clusterServer, '--port', '0', '--workers', '2']);
+    const workers = descendants(proc.pid!);
+    expect(workers).toHaveLength(2);
+    for (const w of workers) expect(readFileSync(`/proc/${w}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]).toBe(String(proc.pid));
+    // round-robin: the primary accepts, each worker answers; several connections reach both
+    for (let i = 0; i < 4; i++) expect(await checkHttpResponse('127.0.0.1', port)).toBe('identical');
+    const pids = [proc.pid!, ...workers];
+    const before = treeSample(pids);
+    expect([...before.keys()].sort()).toEqual([...pids].sort());
+    await exchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(50), 300);
+    const d = treeDelta(before, treeSample(pids))!;
+    expect(d.processes).toBe(3);
+    expect(d.cpuS).toBeGreaterThan(0);
+    expect(await terminate(proc)).toBe(0);
+    for (const w of workers) {
+      for (let i = 0; i < 50 && alive(w); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(alive(w)).toBe(false);
+    }
+    // The workers shared the primary's stdout and stderr: our ends close once the last worker's have.
+    await Promise.all([proc.stdout!, proc.stderr!].map((st) => (st.closed ? null : new Promise((r) => st.once('close', r)))));
+  });
+
+  it('node-http-cluster refuses a bad --workers with exit status 2', async () => {
+    for (const n of ['0', '-1', 'x', '65']) expect((await run([node, clusterServer, '--port', '0', '--workers', n])).code).toBe(2);
+  });
+
+  it('treeDelta sums the CPU of the processes sampled both times, and says how many', () => {
+    const s = (ticksS: number, schedS: number | null, at: number) => ({ ticksS, schedS, at });
+    const a = new Map([
+      [1, s(1, 1, 10)],
+      [2, s(2, 2, 10)],
+      [3, s(3, null, 10)],
+    ]);
+    const b = new Map([
+      [1, s(1.5, 1.5, 11)],
+      [3, s(3.25, null, 11)], // no schedstat: clock ticks
+      [4, s(9, 9, 11)], // not sampled before: not counted
+    ]);
+    expect(treeDelta(a, b)).toEqual({ cpuS: 0.75, wallS: 1, processes: 2 });
+    expect(treeDelta(a, new Map())).toBeNull();
+    expect(cpuSample(process.pid)).not.toBeNull();
+  });
+
+  const saved = (): WorkersResult => JSON.parse(readFileSync(join(packageDir, 'test/fixtures/bench/quick-workers.json'), 'utf8')).workers;
+  const row = (md: string, start: string): string => md.split('\n').find((l) => l.startsWith(`| ${start}`)) ?? '';
+
+  it('workersMarkdown: every server, raw and per-CPU figures, and the ratios computed per round', () => {
+    const r = saved();
+    const md = workersMarkdown(r);
+    for (const s of r.servers) expect(row(md, `${s.label} |`), s.id).toMatch(/^\| .+ \| [\d,]+ \(/);
+    const per = (id: string, round: number) => r.runs.find((x) => x.ok && x.server === id && x.round === round)!;
+    const rounds = Math.max(...r.runs.map((x) => x.round));
+    const each = Array.from({ length: rounds }, (_, i) => per('ours-w2', i + 1).reqPerCpuS! / per('ours-1', i + 1).reqPerCpuS!).sort((a, b) => a - b);
+    expect(row(md, 'ours: 2 worker threads ÷ 1 loop')).toContain(`| ${each[rounds >> 1]!.toFixed(2)}× (${each[0]!.toFixed(2)}–${each.at(-1)!.toFixed(2)}) |`);
+    expect(row(md, 'Node: cluster of 2 ÷ 1 process')).not.toBe('');
+    // a server that failed says why, and its ratios are left empty
+    r.runs = r.runs.filter((x) => x.server !== 'node-cluster');
+    r.runs.push({ server: 'node-cluster', round: 1, ok: false, error: 'server exited during the run' });
+    const failed = workersMarkdown(r);
+    expect(row(failed, 'Node http · cluster, 2 workers')).toContain('server exited during the run');
+    expect(row(failed, 'ours 2 worker threads ÷ Node cluster of 2')).toBe('| ours 2 worker threads ÷ Node cluster of 2 | – | – |');
+    expect(failed).toContain('- node-cluster round 1: server exited during the run');
+  });
+
+  it('--render re-renders a saved workers run into the report', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epoll-reactor-bench-out-'));
+    try {
+      const r = await run([process.execPath, join(packageDir, 'dist/bench/run.js'), '--render', join(packageDir, 'test/fixtures/bench/quick-workers.json'), '--out', dir]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(join(dir, 'latest.md'), 'utf8')).toContain(workersMarkdown(saved()).trimEnd());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -405,6 +536,53 @@ describe('bench/lib/report: libuv in C and the chained timers (issue 26)', () =>
     // an early firing of ours in a chained run counts against "zero early firings"
     p99('chains-pinned', 'ours-node').early = 2;
     expect(row(render(r).markdown, 'timers: zero early firings')).toMatch(/\*\*missed\*\* \(2 early\)/);
+  });
+});
+
+describe('bench/lib/report: the pipe rows of the echo suite (issue 27)', () => {
+  /** A --quick echo run with the pipe rows (5 rounds). */
+  const PIPE_FIXTURE = join(packageDir, 'test/fixtures/bench/quick-echo-pipe.json');
+  const saved = (): Parameters<typeof render>[0] => JSON.parse(readFileSync(PIPE_FIXTURE, 'utf8'));
+  const row = (markdown: string, start: string): string => markdown.split('\n').find((l) => l.startsWith(`| ${start}`)) ?? '';
+  const perRound = (r: Parameters<typeof render>[0], ours: string): number[] => {
+    const runs = r.echo!.runs;
+    const get = (id: string, round: number) => runs.find((x) => x.ok && x.server === id && x.conns === 100 && x.round === round)!.msgsPerCpuS!;
+    const rounds = Math.max(...runs.map((x) => x.round));
+    return Array.from({ length: rounds }, (_, i) => get(ours, i + 1) / get('node-net-pipe', i + 1));
+  };
+  const target = (driver: string): string => `echo 64 B, 100 conns, \`socket.pipe(socket)\`, ${driver} ≥ 1.3× Node \`net\` pipe`;
+
+  it('judges ours ÷ Node net, both written as socket.pipe(socket), per server CPU-second at 100 connections, with the per-round ratios', () => {
+    const r = saved();
+    const md = render(r).markdown;
+    for (const [id, driver] of [
+      ['ours-pipe', 'standalone'],
+      ['ours-pipe-node', 'node driver'],
+    ]) {
+      const each = perRound(r, id!);
+      const median = [...each].sort((a, b) => a - b)[each.length >> 1]!;
+      expect(row(md, target(driver!))).toContain(`per round ${each.map((x) => x.toFixed(3)).join(', ')}`);
+      expect(row(md, target(driver!))).toMatch(median >= 1.3 ? /\| met \|$/ : /\*\*missed\*\*/);
+    }
+    // a run made to miss it says so, with the margin
+    for (const run of r.echo!.runs) if (run.server === 'node-net-pipe') run.msgsPerCpuS = run.msgsPerCpuS! * 10;
+    expect(row(render(r).markdown, target('standalone'))).toMatch(/\| \*\*missed\*\* by \d\.\d{3} \|$/);
+  });
+
+  it('shows the pipe servers at 100 connections only, in a section of their own, and leaves them out of the charts', () => {
+    const { markdown, charts } = render(saved());
+    // the suite's table: server | conns | …
+    const tableRows = markdown.split('\n').filter((l) => /^\| (ours · pipe|Node net · pipe)[^|]* \| \d+ \|/.test(l));
+    expect(tableRows.map((l) => l.split(' | ')[1])).toEqual(['100', '100', '100']);
+    const section = markdown.split('### `socket.pipe(socket)` (100 connections)')[1]!.split('\n\n![')[0]!;
+    expect(row(section, 'ours · pipe · standalone')).toMatch(/^\| ours · pipe · standalone \| \d\.\d\d× \(/);
+    expect(row(section, 'ours · pipe · node driver')).toMatch(/^\| ours · pipe · node driver \| \d\.\d\d× \(/);
+    for (const svg of charts.values()) expect(svg).not.toContain('pipe');
+  });
+
+  it('a run from before the pipe rows has neither the section nor the targets', () => {
+    const md = render(JSON.parse(readFileSync(QUICK_FIXTURE, 'utf8'))).markdown;
+    expect(md).not.toContain('socket.pipe(socket)');
   });
 });
 

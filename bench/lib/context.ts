@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
-export type SuiteName = 'http' | 'echo' | 'timers' | 'idle' | 'boundary' | 'udp' | 'frameworks';
-export const SUITES: SuiteName[] = ['http', 'echo', 'timers', 'idle', 'boundary', 'udp', 'frameworks'];
+export type SuiteName = 'http' | 'echo' | 'timers' | 'idle' | 'boundary' | 'udp' | 'frameworks' | 'workers';
+export const SUITES: SuiteName[] = ['http', 'echo', 'timers', 'idle', 'boundary', 'udp', 'frameworks', 'workers'];
 
 export interface Settings {
   mode: 'quick' | 'full';
@@ -34,6 +34,9 @@ export interface Settings {
   boundaryRounds: number;
   boundarySampleMs: number;
   boundarySamples: number;
+  /** The workers suite: measured seconds per wrk run (whole seconds), and the warm-up once per server. */
+  workersDuration: number;
+  workersWarmup: number;
 }
 
 export interface Tools {

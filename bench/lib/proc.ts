@@ -317,6 +317,80 @@ export function cpuDelta(a: CpuSample | null, b: CpuSample | null): { cpuS: numb
   return { cpuS, ticksS, wallS: b.at - a.at };
 }
 
+/** The pids of `pid`'s descendants (children, their children…), from the ppid field of /proc/<pid>/stat. */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(e));
+      children.set(ppid, list);
+    } catch {
+      // exited between readdir and read
+    }
+  }
+  const out: number[] = [];
+  const todo = [pid];
+  while (todo.length > 0) {
+    for (const c of children.get(todo.pop()!) ?? []) {
+      out.push(c);
+      todo.push(c);
+    }
+  }
+  return out;
+}
+
+/** CPU samples of a process and of every process in `pids` (its workers), keyed by pid. */
+export type TreeSample = Map<number, CpuSample>;
+
+export function treeSample(pids: number[]): TreeSample {
+  const out: TreeSample = new Map();
+  for (const pid of pids) {
+    const s = cpuSample(pid);
+    if (s) out.set(pid, s);
+  }
+  return out;
+}
+
+/**
+ * CPU seconds of a process tree between two samples: the sum of {@link cpuDelta} over the pids
+ * sampled both times (null if none was), and how many processes that was.
+ */
+export function treeDelta(a: TreeSample, b: TreeSample): { cpuS: number; wallS: number; processes: number } | null {
+  let cpuS = 0;
+  let wallS = 0;
+  let processes = 0;
+  for (const [pid, before] of a) {
+    const d = cpuDelta(before, b.get(pid) ?? null);
+    if (!d) continue;
+    cpuS += d.cpuS;
+    wallS = Math.max(wallS, d.wallS);
+    processes++;
+  }
+  return processes > 0 ? { cpuS, wallS, processes } : null;
+}
+
+/** The whole machine's CPU time from /proc/stat: busy (user, nice, system, irq, softirq) and steal, seconds. */
+export function machineSample(): { busyS: number; stealS: number; at: number } | null {
+  try {
+    const f = /^cpu\s+(.*)$/m.exec(readFileSync('/proc/stat', 'utf8'))![1]!.split(/\s+/).map(Number);
+    // user nice system idle iowait irq softirq steal …
+    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]!;
+    return { busyS: busy / CLK_TCK, stealS: (f[7] ?? 0) / CLK_TCK, at: Number(process.hrtime.bigint()) / 1e9 };
+  } catch {
+    return null;
+  }
+}
+
 export interface ProcStatus {
   rssBytes: number;
   /** Voluntary context switches of the main thread (each one = it blocked, e.g. in epoll_wait). */

@@ -167,6 +167,7 @@ function echoSection(e: EchoResult, charts: string[]): string {
   const pr = (id: string, conns: number, f: (r: EchoRun) => number | undefined) => perRound(e.runs, id, conns, R, f);
   for (const conns of e.connections) {
     for (const s of e.servers) {
+      if (!measuredAt(s, conns)) continue;
       const rate = pr(s.id, conns, (r) => r.msgsPerS);
       const perCpu = pr(s.id, conns, (r) => r.msgsPerCpuS);
       const ok = s.available && defined(rate).length > 0;
@@ -203,12 +204,15 @@ function echoSection(e: EchoResult, charts: string[]): string {
     'messages',
   );
   md += driverCost(e, pr);
+  md += pipeSection(e, pr);
   const fails = failures(e.runs, (r) => `${r.server} ${r.conns}c round ${r.round}`);
   if (fails.length > 0) md += `Failed runs:\n${fails.map((f) => `- ${f}`).join('\n')}\n\n`;
 
   const groups = e.connections.map((c) => `${fmtNum(c, 0)} conn${c === 1 ? '' : 's'}`);
+  // The charts show the servers measured at every connection count (not the pipe rows).
+  const charted = e.servers.filter((s) => s.connections === undefined);
   const series = (field: (r: EchoRun) => number | undefined): BarSeries[] =>
-    e.servers.map((s) => ({ id: s.id, label: s.label, values: e.connections.map((c) => summarize(defined(pr(s.id, c, field)))) }));
+    charted.map((s) => ({ id: s.id, label: s.label, values: e.connections.map((c) => summarize(defined(pr(s.id, c, field)))) }));
   charts.push(
     'echo-throughput.svg',
     groupedBars({ title: `Echo (${e.size} B): messages per second`, subtitle: 'closed loop: one message in flight per connection', groups, series: series((r) => r.msgsPerS), yLabel: 'messages / s', perGroupScale: true }),
@@ -221,7 +225,7 @@ function echoSection(e: EchoResult, charts: string[]): string {
       xLabels: ['p50', 'p90', 'p99', 'max'],
       panels: e.connections.map((c) => ({
         title: `${fmtNum(c, 0)} connection${c === 1 ? '' : 's'}`,
-        series: e.servers.map((s) => ({
+        series: charted.map((s) => ({
           id: s.id,
           label: s.label,
           points: (['p50', 'p90', 'p99', 'max'] as const).map((p) => summarize(defined(pr(s.id, c, (r) => r.latencyUs?.[p])))?.median ?? null),
@@ -233,6 +237,36 @@ function echoSection(e: EchoResult, charts: string[]): string {
   );
   md += '![Echo messages per second](echo-throughput.svg)\n\n![Echo messages per server CPU-second](echo-per-cpu.svg)\n\n![Echo latency percentiles](echo-latency.svg)\n\n';
   return md;
+}
+
+/** Whether a server of a throughput suite was measured at `conns` connections (the pipe rows: only at 100). */
+function measuredAt(s: ServerInfo, conns: number): boolean {
+  return s.connections === undefined || s.connections.includes(conns);
+}
+
+/** The pipe rows (issue 27): `socket.pipe(socket)` on our net against the same program on Node's. */
+function pipeSection(e: EchoResult, pr: (id: string, conns: number, f: (r: EchoRun) => number | undefined) => (number | undefined)[]): string {
+  const base = e.servers.find((s) => s.id === 'node-net-pipe');
+  if (!base) return ''; // a run from before the pipe rows
+  const conns = base.connections?.[0] ?? 100;
+  let md = `### \`socket.pipe(socket)\` (${fmtNum(conns, 0)} connections)\n\n`;
+  md += 'The echo written as `socket.pipe(socket)` — the stream layer: readable `data`, writable `write()`, the pipe\'s pause and resume — on our net and on Node\'s. Ratio per round, median (min–max); > 1 means ours is better. The last column is what the stream layer costs ours: the pipe server ÷ examples/echo-server.ts (a `data` handler calling `write()`) on the same driver.\n\n';
+  const rows: string[][] = [];
+  for (const [id, plain] of [
+    ['ours-pipe', 'ours-standalone'],
+    ['ours-pipe-node', 'ours-node'],
+  ] as const) {
+    const info = e.servers.find((s) => s.id === id);
+    if (!info) continue;
+    if (!info.available || !base.available) {
+      rows.push([info.label, 'not available', '', '']);
+      continue;
+    }
+    const r = (a: string, b: string, f: (x: EchoRun) => number | undefined) => fmtRatio(summarize(ratios(pr(a, conns, f), pr(b, conns, f))));
+    rows.push([info.label, r(id, 'node-net-pipe', (x) => x.msgsPerCpuS), r(id, 'node-net-pipe', (x) => x.msgsPerS), r(id, plain, (x) => x.msgsPerCpuS)]);
+  }
+  md += table(['ours', 'per CPU vs Node net · pipe', 'raw vs Node net · pipe', 'per CPU vs the same driver with a `data` handler'], rows);
+  return `${md}\n\n`;
 }
 
 /** What the node driver costs against the standalone one, on the same echo workload. */
@@ -405,6 +439,11 @@ function targetsSection(r: Results): string {
       }
     }
     if (e.servers.some((s) => s.id === 'uv')) ratioRow('echo 64 B, 100 conns, standalone ≥ 0.95× libuv C', v('ours-standalone', 100), v('uv', 100), 0.95);
+    // The same echo written as `socket.pipe(socket)`, against that program on Node's net (issue 27).
+    if (e.servers.some((s) => s.id === 'node-net-pipe')) {
+      ratioRow('echo 64 B, 100 conns, `socket.pipe(socket)`, standalone ≥ 1.3× Node `net` pipe', v('ours-pipe', 100), v('node-net-pipe', 100), 1.3);
+      ratioRow('echo 64 B, 100 conns, `socket.pipe(socket)`, node driver ≥ 1.3× Node `net` pipe', v('ours-pipe-node', 100), v('node-net-pipe', 100), 1.3);
+    }
   }
   if (r.timers) rows.push(...timerTargets(r.timers));
   if (r.idle) {

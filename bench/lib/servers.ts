@@ -20,6 +20,10 @@ export interface ServerDef {
   argv(port: number, report: boolean): string[];
   /** Why it cannot run here, or null. */
   unavailable(): string | null;
+  /** Measured only at these connection counts (default: every count of the suite). */
+  connections?: number[];
+  /** Runs on every CPU instead of the server core (the workers suite: one loop per core). */
+  unpinned?: boolean;
 }
 
 const NODE = process.execPath;
@@ -106,7 +110,54 @@ export function echoServers(ctx: Ctx): ServerDef[] {
     benchNode(ctx, 'node-net', 'Node net', 'node-net-echo.js'),
     cDef(ctx, 'c', 'C epoll', 'echo-server'),
     uvDef(ctx, 'uv-echo-server'),
+    // The same echo written as `socket.pipe(socket)`, on our net and on Node's (issue 27):
+    // the stream layer's cost, at 100 connections only.
+    ...pipeEchoServers(ctx).map((d) => ({ ...d, connections: [PIPE_CONNECTIONS] })),
   ];
+}
+
+/** The connection count of the pipe rows of the echo suite (their target is judged there). */
+export const PIPE_CONNECTIONS = 100;
+
+function pipeEchoServers(ctx: Ctx): ServerDef[] {
+  const ours = (id: string, label: string, driver: string): ServerDef => {
+    if (ctx.standinOurs) return { ...benchNode(ctx, id, `${label} [stand-in: node-net-pipe-echo.js]`, 'node-net-pipe-echo.js'), kind: 'ours' };
+    const def = benchNode(ctx, id, label, 'ours-pipe-echo.js');
+    return { ...def, kind: 'ours', argv: (port, report) => [...def.argv(port, report), '--driver', driver] };
+  };
+  return [
+    ours('ours-pipe', 'ours · pipe · standalone', 'standalone'),
+    ours('ours-pipe-node', 'ours · pipe · node driver', 'node'),
+    benchNode(ctx, 'node-net-pipe', 'Node net · pipe', 'node-net-pipe-echo.js'),
+  ];
+}
+
+/**
+ * The workers suite (issue 24): examples/http-server.ts as one loop and as `--workers 2` (threads,
+ * and processes), against the Node `http` app of node-http.ts in one process and under Node's
+ * `cluster` with 2 workers. Unpinned: the point is to use both cores.
+ */
+export function workersServers(ctx: Ctx): ServerDef[] {
+  const ours = (id: string, label: string, extra: string[]): ServerDef => {
+    const def = oursDef(ctx, id, label, 'http-server.js', 'standalone', true, 'node-net-http.js');
+    if (extra.length === 0) return def;
+    if (ctx.standinOurs) {
+      const s = benchNode(ctx, id, `${label} [stand-in: node-http-cluster.js]`, 'node-http-cluster.js');
+      return { ...s, kind: 'ours', argv: (port, report) => [...s.argv(port, report), '--workers', extra[1]!] };
+    }
+    return { ...def, argv: (port, report) => [...def.argv(port, report), ...extra] };
+  };
+  const cluster = benchNode(ctx, 'node-cluster', 'Node http · cluster, 2 workers', 'node-http-cluster.js');
+  const defs: ServerDef[] = [
+    ours('ours-1', 'ours · 1 loop', []),
+    // The pool with one worker: what the pool itself costs (a primary, a worker thread), apart from a second loop.
+    ours('ours-w1', 'ours · --workers 1 (thread)', ['--workers', '1']),
+    ours('ours-w2', 'ours · --workers 2 (threads)', ['--workers', '2']),
+    ours('ours-w2p', 'ours · --workers 2 (processes)', ['--workers', '2', '--worker-mode', 'process']),
+    benchNode(ctx, 'node-http', 'Node http · 1 process', 'node-http.js'),
+    { ...cluster, argv: (port, report) => [...cluster.argv(port, report), '--workers', '2'] },
+  ];
+  return defs.map((d) => ({ ...d, unpinned: true }));
 }
 
 export interface Running {
@@ -119,7 +170,7 @@ export interface Running {
 /** Start a server pinned to the server core; resolves once it printed `listening on`. */
 export async function startServer(ctx: Ctx, def: ServerDef, options: { report?: boolean } = {}): Promise<Running> {
   const port = await freePort();
-  const proc = spawnProc(def.argv(port, options.report === true), { name: def.id, cpu: ctx.serverCpu, raiseNofile: true, cwd: ctx.root });
+  const proc = spawnProc(def.argv(port, options.report === true), { name: def.id, cpu: def.unpinned ? undefined : ctx.serverCpu, raiseNofile: true, cwd: ctx.root });
   try {
     const m = await proc.waitFor(/listening on (\S+):(\d+)/, 15_000);
     const host = m[1] === '0.0.0.0' || m[1] === '::' || m[1] === 'localhost' ? '127.0.0.1' : m[1]!;
@@ -138,6 +189,8 @@ export interface ServerInfo {
   available: boolean;
   reason?: string;
   response?: string;
+  /** Measured only at these connection counts (absent: at every count). */
+  connections?: number[];
 }
 
 /**
@@ -158,7 +211,7 @@ export class ServerPool {
   /** Registers every server and starts the available ones; `onStarted` runs after each start. */
   async startAll(defs: ServerDef[], onStarted?: (s: Running, info: ServerInfo) => Promise<void>): Promise<void> {
     for (const def of defs) {
-      const info: ServerInfo = { id: def.id, label: def.label, kind: def.kind, available: false };
+      const info: ServerInfo = { id: def.id, label: def.label, kind: def.kind, available: false, ...(def.connections ? { connections: def.connections } : {}) };
       this.infos.set(def.id, info);
       this.servers.push(info);
       const why = def.unavailable();

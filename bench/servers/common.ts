@@ -9,16 +9,22 @@ export interface ServerArgs {
   port: number;
   host: string;
   report: boolean;
+  /** `--driver standalone|node`, for the servers on our loop (`options.driver`). */
+  driver: 'standalone' | 'node';
+  /** `--workers N` (1–64), for the cluster server (`options.workers`); default 2. */
+  workers: number;
 }
 
-export function parseArgs(usage: string): ServerArgs {
+export function parseArgs(usage: string, options: { driver?: boolean; workers?: boolean } = {}): ServerArgs {
   const a = process.argv.slice(2);
-  const out: ServerArgs = { port: 0, host: '127.0.0.1', report: false };
+  const out: ServerArgs = { port: 0, host: '127.0.0.1', report: false, driver: 'standalone', workers: 2 };
   for (let i = 0; i < a.length; i++) {
     const k = a[i];
     if (k === '--port' && i + 1 < a.length) out.port = Number(a[++i]);
     else if (k === '--host' && i + 1 < a.length) out.host = a[++i]!;
     else if (k === '--report') out.report = true;
+    else if (options.driver && k === '--driver' && (a[i + 1] === 'standalone' || a[i + 1] === 'node')) out.driver = a[++i] as ServerArgs['driver'];
+    else if (options.workers && k === '--workers' && /^[1-9]\d?$/.test(a[i + 1] ?? '') && Number(a[i + 1]) <= 64) out.workers = Number(a[++i]);
     else {
       console.error(`usage: ${usage}`);
       process.exit(2);

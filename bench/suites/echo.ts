@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Ctx } from '../lib/context';
 import { type CpuSample, cpuDelta, cpuSample, describeExit, spawnProc } from '../lib/proc';
 import * as progress from '../lib/progress';
-import { echoServers, type Running, type ServerInfo, ServerPool } from '../lib/servers';
+import { echoServers, type Running, type ServerDef, type ServerInfo, ServerPool } from '../lib/servers';
 
 export interface EchoRun {
   server: string;
@@ -35,8 +35,15 @@ export interface EchoResult {
   runs: EchoRun[];
 }
 
+/** Whether `def` is measured at `conns` connections (the pipe rows: only at 100). */
+function measuredAt(def: ServerDef, conns: number): boolean {
+  return def.connections === undefined || def.connections.includes(conns);
+}
+
 export function echoSteps(ctx: Ctx): number {
-  return ctx.settings.rounds * ctx.settings.echoConnections.length * echoServers(ctx).length;
+  let n = 0;
+  for (const conns of ctx.settings.echoConnections) n += echoServers(ctx).filter((d) => measuredAt(d, conns)).length;
+  return ctx.settings.rounds * n;
 }
 
 interface ClientOutput {
@@ -117,6 +124,7 @@ export async function runEcho(ctx: Ctx): Promise<EchoResult> {
     for (let round = 1; round <= st.rounds; round++) {
       for (const conns of st.echoConnections) {
         for (const def of defs) {
+          if (!measuredAt(def, conns)) continue;
           progress.nextStep(`[echo ${conns}c round ${round}/${st.rounds}] ${def.id}`);
           if (!pool.available(def)) continue;
           const s = await pool.ensure(def);
