@@ -76,6 +76,8 @@
  * (base64 of SHA-1 of key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"). */
 #define WS_KEY           "dGhlIHNhbXBsZSBub25jZQ=="
 #define WS_ACCEPT        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+#define WS_REQUEST       "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" \
+                         "Sec-WebSocket-Key: " WS_KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n"
 
 /* ---- latency histogram ------------------------------------------------- */
 
@@ -598,23 +600,17 @@ int main(int argc, char **argv)
         static const unsigned char mask[4] = { 0x37, 0xfa, 0x21, 0x3d };
         char *out = ws_frame(message, msg_size, mask, &out_len);
         char *echo = ws_frame(message, msg_size, NULL, &echo_len);
-        int n = snprintf(NULL, 0,
-                         "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         "Sec-WebSocket-Key: " WS_KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                         ws_path, desc);
+        int n = snprintf(NULL, 0, WS_REQUEST, ws_path, desc);
         ws_request = malloc((size_t)n + 1);
-        for (int i = 0; i < nconns && ws_request; i++)
-            if (!(conns[i].head = malloc(WS_HEAD_MAX)))
-                out = NULL;
-        if (!out || !echo || !ws_request) {
+        char *heads = malloc((size_t)nconns * WS_HEAD_MAX);
+        if (!out || !echo || !ws_request || !heads) {
             perror("echo-client: setup");
             return 1;
         }
-        snprintf(ws_request, (size_t)n + 1,
-                 "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 "Sec-WebSocket-Key: " WS_KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                 ws_path, desc);
+        snprintf(ws_request, (size_t)n + 1, WS_REQUEST, ws_path, desc);
         ws_request_len = (size_t)n;
+        for (int i = 0; i < nconns; i++)
+            conns[i].head = heads + (size_t)i * WS_HEAD_MAX;
         out_msg = out;
         echo_msg = echo;
     }
