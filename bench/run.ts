@@ -194,7 +194,7 @@ function settingsText(s: Settings, only: SuiteName[]): string {
   }
   if (only.includes('idle')) parts.push(`idle ${s.idleConnections.toLocaleString('en-US')} conns, ${s.idleWindow} s window × ${s.idleRounds} round${s.idleRounds === 1 ? '' : 's'}`);
   if (only.includes('udp')) parts.push(`udp ${s.mode === 'quick' ? 1.5 : s.echoDuration} s per run`);
-  if (only.includes('frameworks')) parts.push(`frameworks: plain, Express, Fastify at 100 connections, ${s.httpDuration} s per run`);
+  if (only.includes('frameworks')) parts.push(`frameworks: plain, Express, Fastify, HTTPS, WebSocket echo at 100 connections, ${s.httpDuration} s per run`);
   if (only.includes('workers')) parts.push(`workers ${s.workersDuration} s per run (warm-up ${s.workersWarmup} s once per server)`);
   if (only.includes('boundary')) parts.push(`boundary ${s.boundaryRounds} rounds × ${s.boundarySamples} samples of ${s.boundarySampleMs} ms`);
   return parts.join('; ');

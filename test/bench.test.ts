@@ -5,7 +5,7 @@
 // report code makes a complete report of a saved run. The saved runs are fixtures of this test's
 // own (test/fixtures/bench/, from real runs): no test reads a file that a command rewrites.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as nodeNet from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,6 +167,53 @@ describe('bench/c/echo-server and echo-client', () => {
     expect(await terminate(proc)).toBe(0); // the port is free again: nothing listens there
     const r = await run([join(bin, 'echo-client'), '--port', String(port), '--connections', '1', '--duration', '1', '--warmup', '0', '--json']);
     expect(r.code).toBe(1);
+  });
+});
+
+describe('echo-client --ws: the frameworks suite\'s WebSocket load against framework-app --app ws', () => {
+  const node = process.execPath;
+  const app = join(packageDir, 'dist/bench/servers/framework-app.js');
+  const serverFds = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+
+  it.each([
+    ['Node http', ['--http', 'node']],
+    ['ours, standalone', ['--http', 'ours', '--driver', 'standalone']],
+    ['ours, node driver', ['--http', 'ours', '--driver', 'node']],
+  ])('%s: every frame echoed (64 B, 300 B and 70,000 B payloads: the three length forms), no error, no fd left in the server', async (_name, extra) => {
+    const { proc, port } = await start([node, app, '--app', 'ws', '--port', '0', ...extra]);
+    const fdsBefore = serverFds(proc.pid!);
+    for (const size of ['64', '300', '70000']) {
+      const r = await run([join(bin, 'echo-client'), '--port', String(port), '--ws', '/', '--connections', '4', '--size', size, '--duration', '0.5', '--warmup', '0', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const o = JSON.parse(r.stdout.trim());
+      expect(o, `size ${size}`).toMatchObject({ connections: 4, size: Number(size), errors: 0 });
+      expect(o.messages).toBeGreaterThan(10);
+      expect(0 < o.p50_us && o.p50_us <= o.max_us).toBe(true);
+    }
+    // The client closed its 12 connections: the server closes its ends too (ws sees the TCP
+    // close without a close frame). Polled: the close is the server's own turn, not ours.
+    for (let i = 0; i < 100 && serverFds(proc.pid!) !== fdsBefore; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(serverFds(proc.pid!)).toBe(fdsBefore);
+  });
+
+  it('a server that does not upgrade: the handshake is refused, counted, described, exit status 1', async () => {
+    // The C echo server sends the request back: its first line is no 101 status line.
+    const { proc, port } = await start([join(bin, 'echo-server'), '--port', '0', '--host', '127.0.0.1']);
+    const r = await run([join(bin, 'echo-client'), '--port', String(port), '--ws', '/', '--connections', '2', '--duration', '0.3', '--warmup', '0', '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({ messages: 0, errors: 2 });
+    expect(r.stderr).toContain('WebSocket handshake refused: "GET / HTTP/1.1"');
+    expect(await terminate(proc)).toBe(0);
+    // An HTTP server without an 'upgrade' listener answers the request as any other.
+    const plain = await start([node, app, '--app', 'plain', '--http', 'ours', '--port', '0']);
+    const r2 = await run([join(bin, 'echo-client'), '--port', String(plain.port), '--ws', '/', '--connections', '1', '--duration', '0.3', '--warmup', '0', '--json']);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toContain('WebSocket handshake refused: "HTTP/1.1 200 OK"');
+  });
+
+  it('--ws takes an absolute path and not --hold: bad usage, exit status 2', async () => {
+    expect((await run([join(bin, 'echo-client'), '--port', '1', '--ws', 'x'])).code).toBe(2);
+    expect((await run([join(bin, 'echo-client'), '--port', '1', '--ws', '/', '--hold'])).code).toBe(2);
   });
 });
 

@@ -3,7 +3,7 @@
  *
  *   usage: echo-client --port N [--host 127.0.0.1] [--connections C]
  *                      [--size BYTES] [--duration SECONDS]
- *                      [--warmup SECONDS] [--json] [--phases]
+ *                      [--warmup SECONDS] [--json] [--phases] [--ws PATH]
  *          echo-client --port N [--host 127.0.0.1] --connections C --hold [--rate N]
  *
  * One thread, one epoll instance, C connections. Each connection sends one
@@ -21,6 +21,19 @@
  * Errors (refused or failed connects, resets, unexpected EOF, wrong echo
  * bytes) are counted; the connection is then dropped, not reopened. The exit
  * status is 1 if no connection could be made at all, 2 on bad usage.
+ *
+ * --ws PATH: WebSocket mode (RFC 6455). Once connected, each connection sends
+ * an HTTP/1.1 Upgrade request for PATH (a fixed Sec-WebSocket-Key), and
+ * checks the response head: the status line must be "HTTP/1.1 101 ", the head
+ * must carry the Sec-WebSocket-Accept value that key calls for, and nothing
+ * may follow the head (an echo server sends no frame unasked). Then the same
+ * closed loop runs with frames: each message is one masked binary frame (FIN,
+ * opcode 2, mask bit, 4-byte mask, SIZE bytes of payload), and its echo must be
+ * the server's unmasked binary frame with the same payload, checked byte for
+ * byte as it arrives. The frame is built (and masked) once, so a message costs
+ * the client what a plain one does. A connection counts as connected (for the
+ * connect timeout, the start of the warm-up, and the exit status 1) once its
+ * handshake is through; a refused or broken handshake is an error.
  *
  * --phases: also print "phase: measure" on stderr when the measurement window
  * opens (after connect + warm-up) and "phase: done" when it closes, so that a
@@ -57,6 +70,14 @@
 #define CONNECT_TIMEOUT  (10ull * 1000000000ull) /* ns */
 #define HOLD_TIMEOUT     (60ull * 1000000000ull) /* ns, for all of --hold's connects */
 #define HOLD_INFLIGHT    256                      /* --hold: connects in flight at once */
+#define WS_HEAD_MAX      2048                     /* --ws: longest 101 response head taken */
+
+/* --ws: the RFC 6455 example key, and the Sec-WebSocket-Accept it calls for
+ * (base64 of SHA-1 of key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"). */
+#define WS_KEY           "dGhlIHNhbXBsZSBub25jZQ=="
+#define WS_ACCEPT        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+#define WS_REQUEST       "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" \
+                         "Sec-WebSocket-Key: " WS_KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n"
 
 /* ---- latency histogram ------------------------------------------------- */
 
@@ -123,7 +144,10 @@ static double hist_quantile(double q)
 
 struct conn {
     int fd;              /* -1 once closed */
-    int connected;
+    int connected;       /* ready: connected and, with --ws, upgraded */
+    int handshaking;     /* --ws: connected, the Upgrade request sent or being sent */
+    char *head;          /* --ws: the 101 response head read so far (WS_HEAD_MAX) */
+    size_t head_len;
     uint32_t events;     /* current epoll interest */
     size_t sent, received;
     uint64_t t_start;    /* when the current message started, ns */
@@ -133,7 +157,16 @@ static int epfd = -1;
 static struct conn *conns;
 static size_t msg_size;
 static char *message;    /* the SIZE bytes every message carries */
-static char *scratch;    /* receive buffer, SIZE bytes */
+static char *scratch;    /* receive buffer, echo_len bytes */
+
+/* What a connection writes per message and what must come back: the message
+ * itself, or with --ws a masked client frame and the server's unmasked frame
+ * around it. */
+static const char *out_msg, *echo_msg;
+static size_t out_len, echo_len;
+static const char *ws_path;        /* --ws PATH, or NULL */
+static char *ws_request;           /* the Upgrade request */
+static size_t ws_request_len;
 
 static int pending_connects, live, ever_connected;
 static uint64_t errors, messages;
@@ -157,6 +190,8 @@ static uint64_t now_ns(void)
 
 static void fail_conn(struct conn *c, const char *what, int err)
 {
+    if (c->fd < 0)
+        return;
     if (!first_error_reported) {
         fprintf(stderr, "echo-client: %s: %s: %s (further errors are only counted)\n",
                 target_desc, what, err ? strerror(err) : "protocol error");
@@ -179,12 +214,14 @@ static void set_interest(struct conn *c, uint32_t events)
     c->events = events;
 }
 
-/* Write as much of the current message as the socket takes. Returns -1 if
- * the connection failed. */
+/* Write as much of the current message (or --ws Upgrade request) as the
+ * socket takes. Returns -1 if the connection failed. */
 static int send_some(struct conn *c)
 {
-    if (c->sent < msg_size) {
-        ssize_t n = write(c->fd, message + c->sent, msg_size - c->sent);
+    const char *buf = c->handshaking ? ws_request : out_msg;
+    size_t len = c->handshaking ? ws_request_len : out_len;
+    if (c->sent < len) {
+        ssize_t n = write(c->fd, buf + c->sent, len - c->sent);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 fail_conn(c, "write", errno);
@@ -196,7 +233,7 @@ static int send_some(struct conn *c)
     }
     /* Always read: the echo of a large message starts coming back before
      * we have finished sending it. */
-    set_interest(c, EPOLLIN | (c->sent < msg_size ? EPOLLOUT : 0));
+    set_interest(c, EPOLLIN | (c->sent < len ? EPOLLOUT : 0));
     return 0;
 }
 
@@ -206,6 +243,15 @@ static int start_message(struct conn *c, uint64_t now)
     c->received = 0;
     c->t_start = now;
     return send_some(c);
+}
+
+/* The connection is ready (connected, and upgraded with --ws). */
+static void on_ready(struct conn *c)
+{
+    c->connected = 1;
+    pending_connects--;
+    ever_connected++;
+    start_message(c, now_ns());
 }
 
 static void on_connected(struct conn *c)
@@ -218,16 +264,62 @@ static void on_connected(struct conn *c)
         fail_conn(c, "connect", err);
         return;
     }
-    c->connected = 1;
-    pending_connects--;
-    ever_connected++;
-    start_message(c, now_ns());
+    if (ws_path) {
+        c->handshaking = 1;
+        c->sent = 0;
+        send_some(c);
+        return;
+    }
+    on_ready(c);
+}
+
+/* --ws: read the response to the Upgrade request. The whole head must be
+ * the 101 one; nothing may follow it, since no frame has been sent yet. */
+static void on_handshake_readable(struct conn *c)
+{
+    ssize_t n = read(c->fd, c->head + c->head_len, WS_HEAD_MAX - c->head_len);
+    if (n == 0) {
+        fail_conn(c, "server closed the connection during the WebSocket handshake", 0);
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            fail_conn(c, "read", errno);
+        return;
+    }
+    c->head_len += (size_t)n;
+    char *end = memmem(c->head, c->head_len, "\r\n\r\n", 4);
+    if (!end) {
+        if (c->head_len == WS_HEAD_MAX)
+            fail_conn(c, "WebSocket handshake: response head too long", 0);
+        return;
+    }
+    size_t head_end = (size_t)(end - c->head) + 4;
+    static const char status[] = "HTTP/1.1 101 ";
+    if (c->head_len < sizeof status - 1 || memcmp(c->head, status, sizeof status - 1) != 0) {
+        static char what[160];
+        char *eol = memchr(c->head, '\r', c->head_len);
+        int line_len = (int)(eol - c->head) < 100 ? (int)(eol - c->head) : 100;
+        snprintf(what, sizeof what, "WebSocket handshake refused: \"%.*s\"", line_len, c->head);
+        fail_conn(c, what, 0);
+        return;
+    }
+    if (!memmem(c->head, head_end, WS_ACCEPT, sizeof WS_ACCEPT - 1)) {
+        fail_conn(c, "WebSocket handshake: no (or a wrong) Sec-WebSocket-Accept", 0);
+        return;
+    }
+    if (head_end != c->head_len) {
+        fail_conn(c, "WebSocket handshake: bytes after the 101 response head", 0);
+        return;
+    }
+    c->handshaking = 0;
+    on_ready(c);
 }
 
 /* Returns -1 if the connection failed. */
 static int on_readable(struct conn *c)
 {
-    ssize_t n = read(c->fd, scratch, msg_size - c->received);
+    ssize_t n = read(c->fd, scratch, echo_len - c->received);
     if (n == 0) {
         fail_conn(c, "server closed the connection", 0);
         return -1;
@@ -238,12 +330,12 @@ static int on_readable(struct conn *c)
         fail_conn(c, "read", errno);
         return -1;
     }
-    if (memcmp(scratch, message + c->received, (size_t)n) != 0) {
-        fail_conn(c, "echoed bytes differ from the bytes sent", 0);
+    if (memcmp(scratch, echo_msg + c->received, (size_t)n) != 0) {
+        fail_conn(c, ws_path ? "echoed frame differs from the expected binary frame" : "echoed bytes differ from the bytes sent", 0);
         return -1;
     }
     c->received += (size_t)n;
-    if (c->received < msg_size)
+    if (c->received < echo_len)
         return 0;
 
     uint64_t now = now_ns();
@@ -276,6 +368,42 @@ static int open_conn(struct conn *c, const struct sockaddr_in *addr)
         errno != EINPROGRESS)
         fail_conn(c, "connect", errno);
     return 0;
+}
+
+/* ---- --ws: frames ---------------------------------------------------------- */
+
+/* One final binary frame (FIN + opcode 2) carrying len bytes of payload,
+ * masked with mask when mask is not NULL (a client's frame), else unmasked (a
+ * server's). Returns a malloc'ed buffer and its length in *frame_len. */
+static char *ws_frame(const char *payload, size_t len, const unsigned char *mask, size_t *frame_len)
+{
+    unsigned char head[14];
+    size_t h = 0;
+    head[h++] = 0x82;
+    unsigned char mask_bit = mask ? 0x80 : 0;
+    if (len < 126) {
+        head[h++] = mask_bit | (unsigned char)len;
+    } else if (len <= 0xffff) {
+        head[h++] = mask_bit | 126;
+        head[h++] = (unsigned char)(len >> 8);
+        head[h++] = (unsigned char)len;
+    } else {
+        head[h++] = mask_bit | 127;
+        for (int shift = 56; shift >= 0; shift -= 8)
+            head[h++] = (unsigned char)((uint64_t)len >> shift);
+    }
+    if (mask) {
+        memcpy(head + h, mask, 4);
+        h += 4;
+    }
+    char *frame = malloc(h + len);
+    if (!frame)
+        return NULL;
+    memcpy(frame, head, h);
+    for (size_t i = 0; i < len; i++)
+        frame[h + i] = mask ? (char)(payload[i] ^ mask[i % 4]) : payload[i];
+    *frame_len = h + len;
+    return frame;
 }
 
 /* ---- --hold: idle connections -------------------------------------------- */
@@ -379,7 +507,7 @@ static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s --port N [--host 127.0.0.1] [--connections C] [--size BYTES]\n"
-            "       [--duration SECONDS] [--warmup SECONDS] [--json] [--phases]\n"
+            "       [--duration SECONDS] [--warmup SECONDS] [--json] [--phases] [--ws PATH]\n"
             "   or: %s --port N [--host 127.0.0.1] --connections C --hold [--rate PER_S]\n"
             "defaults: --connections 1 --size 64 --duration 10 --warmup 1\n",
             prog, prog);
@@ -426,10 +554,12 @@ int main(int argc, char **argv)
             duration = parse_num(argv[++i], argv[0], 0.001);
         else if (strcmp(a, "--warmup") == 0 && has_value)
             warmup = parse_num(argv[++i], argv[0], 0);
+        else if (strcmp(a, "--ws") == 0 && has_value && argv[i + 1][0] == '/')
+            ws_path = argv[++i];
         else
             usage(argv[0]);
     }
-    if (port < 1 || port > 65535)
+    if (port < 1 || port > 65535 || (hold && ws_path))
         usage(argv[0]);
 
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -456,15 +586,39 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     message = malloc(msg_size);
-    scratch = malloc(msg_size);
     conns = calloc((size_t)nconns, sizeof *conns);
     epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (!message || !scratch || !conns || epfd < 0) {
+    if (!message || !conns || epfd < 0) {
         perror("echo-client: setup");
         return 1;
     }
     for (size_t i = 0; i < msg_size; i++)
         message[i] = (char)('a' + i % 26);
+    out_msg = echo_msg = message;
+    out_len = echo_len = msg_size;
+    if (ws_path) {
+        static const unsigned char mask[4] = { 0x37, 0xfa, 0x21, 0x3d };
+        char *out = ws_frame(message, msg_size, mask, &out_len);
+        char *echo = ws_frame(message, msg_size, NULL, &echo_len);
+        int n = snprintf(NULL, 0, WS_REQUEST, ws_path, desc);
+        ws_request = malloc((size_t)n + 1);
+        char *heads = malloc((size_t)nconns * WS_HEAD_MAX);
+        if (!out || !echo || !ws_request || !heads) {
+            perror("echo-client: setup");
+            return 1;
+        }
+        snprintf(ws_request, (size_t)n + 1, WS_REQUEST, ws_path, desc);
+        ws_request_len = (size_t)n;
+        for (int i = 0; i < nconns; i++)
+            conns[i].head = heads + (size_t)i * WS_HEAD_MAX;
+        out_msg = out;
+        echo_msg = echo;
+    }
+    scratch = malloc(echo_len);
+    if (!scratch) {
+        perror("echo-client: setup");
+        return 1;
+    }
     if (hold)
         return run_hold(nconns, &addr, hold_rate);
 
@@ -515,13 +669,20 @@ int main(int argc, char **argv)
             struct conn *c = events[i].data.ptr;
             if (c->fd < 0)
                 continue;
+            if (c->handshaking) {
+                if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                    on_handshake_readable(c);
+                if (c->fd >= 0 && c->handshaking && (events[i].events & EPOLLOUT))
+                    send_some(c);
+                continue;
+            }
             if (!c->connected) {
                 on_connected(c);
                 continue;
             }
             if ((events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && on_readable(c) < 0)
                 continue;
-            if ((events[i].events & EPOLLOUT) && c->sent < msg_size)
+            if ((events[i].events & EPOLLOUT) && c->sent < out_len)
                 send_some(c);
         }
     }

@@ -1,11 +1,13 @@
 /**
  * The same app on Node's http or on ours, for the frameworks suite: a plain request handler,
- * Express or Fastify, each answering GET / with "Hello, World!", or the plain handler over HTTPS
- * (a self-signed certificate made with openssl in a temporary directory at start). Only the
- * server differs: node:http's (node:https's) createServer, or epoll-reactor's (Express through
- * http.createServer(app), Fastify through its serverFactory, on both sides alike).
+ * Express or Fastify, each answering GET / with "Hello, World!", the plain handler over HTTPS
+ * (a self-signed certificate made with openssl in a temporary directory at start), or a
+ * WebSocket echo (`ws`'s `new WebSocketServer({ server })` on the plain handler's server; every
+ * message goes back as a binary message). Only the server differs: node:http's (node:https's)
+ * createServer, or epoll-reactor's (Express through http.createServer(app), Fastify through its
+ * serverFactory, on both sides alike).
  *
- *   node dist/bench/servers/framework-app.js --app plain|express|fastify|https --http node|ours
+ *   node dist/bench/servers/framework-app.js --app plain|express|fastify|https|ws --http node|ours
  *        [--driver standalone|node] --port N [--host 127.0.0.1]
  */
 import { execFileSync } from 'node:child_process';
@@ -16,9 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import Fastify from 'fastify';
+import { WebSocketServer } from 'ws';
 import { http as ourHttp, https as ourHttps, loop } from '../../lib/index';
 
-const USAGE = 'framework-app.js --app plain|express|fastify|https --http node|ours [--driver standalone|node] --port N [--host H]';
+const USAGE = 'framework-app.js --app plain|express|fastify|https|ws --http node|ours [--driver standalone|node] --port N [--host H]';
 const opts: Record<string, string> = { host: '127.0.0.1', driver: 'standalone' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
@@ -31,7 +34,7 @@ for (let i = 0; i < argv.length; i += 2) {
   opts[k] = v;
 }
 const port = Number(opts.port);
-if (!['plain', 'express', 'fastify', 'https'].includes(opts.app!) || !['node', 'ours'].includes(opts.http!) || !Number.isInteger(port) || !['standalone', 'node'].includes(opts.driver!)) {
+if (!['plain', 'express', 'fastify', 'https', 'ws'].includes(opts.app!) || !['node', 'ours'].includes(opts.http!) || !Number.isInteger(port) || !['standalone', 'node'].includes(opts.driver!)) {
   console.error(`usage: ${USAGE}`);
   process.exit(2);
 }
@@ -82,6 +85,15 @@ async function main(): Promise<void> {
       handler = plain;
     }
     const server = createServer(handler);
+    if (opts.app === 'ws') {
+      // ws takes the upgraded connections from the server's 'upgrade' event; no compression
+      // (ws's server default), so the echo is the same bytes back in one frame.
+      const wss = new WebSocketServer({ server });
+      wss.on('connection', (ws) => {
+        ws.on('message', (data) => ws.send(data as Buffer, { binary: true }));
+        ws.on('error', () => {}); // a client that resets just goes away
+      });
+    }
     server.listen({ port, host: opts.host, backlog: 4096 }, () => announce(server.address()));
   }
 }

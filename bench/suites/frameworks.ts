@@ -1,24 +1,27 @@
 /**
  * Suite — frameworks: the same app (a plain handler, Express, Fastify, the plain handler over
- * HTTPS: bench/servers/framework-app.ts) served by Node's http.Server on libuv and by Node's
- * http.Server on our sockets (both drivers). wrk -t1 -c100 on the load core, each server on the server core,
- * interleaved round by round; the figure compared is requests per server CPU-second, and the
- * ratio ours / Node is taken per round (the two ran minutes apart at most, on the same machine
- * state), then its median and spread over rounds.
+ * HTTPS, a WebSocket echo with `ws`: bench/servers/framework-app.ts) served by Node's http.Server
+ * on libuv and by Node's http.Server on our sockets (both drivers). wrk -t1 -c100 on the load
+ * core (for the WebSocket echo: bench/c/bin/echo-client --ws, 100 connections, one 64-byte binary
+ * message in flight on each), each server on the server core, interleaved round by round; the
+ * figure compared is requests (messages) per server CPU-second, and the ratio ours / Node is
+ * taken per round (the two ran minutes apart at most, on the same machine state), then its
+ * median and spread over rounds.
  */
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Ctx } from '../lib/context';
+import { runEchoClient } from '../lib/echo-client';
 import { cpuDelta, cpuSample, describeExit, runToEnd } from '../lib/proc';
 import * as progress from '../lib/progress';
 import { type Running, type ServerDef, type ServerInfo, ServerPool } from '../lib/servers';
 import { fmtNum, ratios, summarize } from '../lib/stats';
 import { parseWrk } from './http';
 
-export const APPS = ['plain', 'express', 'fastify', 'https'] as const;
+export const APPS = ['plain', 'express', 'fastify', 'https', 'ws'] as const;
 export type App = (typeof APPS)[number];
-/** Targets from issue #22: ours / Node http, requests per server CPU-second, median of rounds. */
-export const TARGETS: Record<App, number> = { plain: 1.4, express: 1.3, fastify: 1.25, https: 1.15 };
+/** Targets from issue #22: ours / Node http, requests (ws: messages) per server CPU-second, median of rounds. */
+export const TARGETS: Record<App, number> = { plain: 1.4, express: 1.3, fastify: 1.25, https: 1.15, ws: 1.2 };
 const CONNECTIONS = 100;
 
 export interface FrameworkRun {
@@ -27,6 +30,7 @@ export interface FrameworkRun {
   round: number;
   ok: boolean;
   error?: string;
+  /** Requests, or for ws messages echoed, in the measured window. */
   requests?: number;
   rps?: number;
   cpuS?: number;
@@ -74,6 +78,58 @@ async function wrk(ctx: Ctx, s: Running, seconds: number): Promise<{ out: string
   return { out: r.stdout };
 }
 
+/** The ws row's load: echo-client --ws / at 100 connections, 64-byte binary messages. */
+function wsEcho(ctx: Ctx, s: Running, seconds: number, warmup: number): ReturnType<typeof runEchoClient> {
+  return runEchoClient(ctx, s, { conns: CONNECTIONS, size: ctx.settings.echoSize, duration: seconds, warmup, wsPath: '/' });
+}
+
+/** One measured run of `app` against `s`: wrk, or echo-client --ws for the ws row. */
+async function measure(ctx: Ctx, app: App, s: Running, server: string, round: number): Promise<FrameworkRun> {
+  const st = ctx.settings;
+  const raw = path.join(ctx.rawDir, `frameworks-${app}-r${round}-${server}.txt`);
+  if (app === 'ws') {
+    // Every run opens (and upgrades) its connections first; the window opens after a warm-up.
+    const { run, raw: out } = await wsEcho(ctx, s, st.httpDuration, st.httpWarmupEachRun ? st.httpWarmup : st.echoWarmup);
+    writeFileSync(raw, out);
+    if (!run.ok) return { app, server, round, ok: false, error: run.error ?? 'failed' };
+    return {
+      app,
+      server,
+      round,
+      ok: true,
+      requests: run.messages!,
+      rps: run.msgsPerS!,
+      cpuS: run.cpuS!,
+      reqPerCpuS: run.msgsPerCpuS!,
+      p99Us: run.latencyUs!.p99,
+      errors: run.clientErrors!,
+    };
+  }
+  if (st.httpWarmupEachRun) await wrk(ctx, s, st.httpWarmup);
+  const before = cpuSample(s.proc.pid);
+  const w = await wrk(ctx, s, st.httpDuration);
+  const after = cpuSample(s.proc.pid);
+  writeFileSync(raw, w.out);
+  const parsed = w.error ? null : parseWrk(w.out);
+  const cpu = cpuDelta(before, after);
+  if (!parsed || !cpu) {
+    return { app, server, round, ok: false, error: w.error ?? (cpu ? 'could not parse wrk output' : 'server exited during the run') };
+  }
+  const e = parsed.socketErrors;
+  return {
+    app,
+    server,
+    round,
+    ok: true,
+    requests: parsed.requests,
+    rps: parsed.rps,
+    cpuS: cpu.cpuS,
+    reqPerCpuS: parsed.requests / cpu.cpuS,
+    p99Us: parsed.latencyUs.p99,
+    errors: e.connect + e.read + e.write + e.timeout + parsed.non2xx,
+  };
+}
+
 export async function runFrameworks(ctx: Ctx): Promise<FrameworksResult> {
   const st = ctx.settings;
   const result: FrameworksResult = { connections: CONNECTIONS, durationS: st.httpDuration, servers: [], runs: [] };
@@ -93,7 +149,8 @@ export async function runFrameworks(ctx: Ctx): Promise<FrameworksResult> {
         for (const def of defs) {
           const s = pool.get(def);
           progress.show(`[frameworks warm-up] ${def.id}`);
-          if (s) await wrk(ctx, s, st.httpWarmup);
+          if (s && app === 'ws') await wsEcho(ctx, s, st.httpWarmup, 0);
+          else if (s) await wrk(ctx, s, st.httpWarmup);
         }
       }
     }
@@ -109,30 +166,7 @@ export async function runFrameworks(ctx: Ctx): Promise<FrameworksResult> {
             result.runs.push({ app, server, round, ok: false, error: pool.reason(def) });
             continue;
           }
-          if (st.httpWarmupEachRun) await wrk(ctx, s, st.httpWarmup);
-          const before = cpuSample(s.proc.pid);
-          const w = await wrk(ctx, s, st.httpDuration);
-          const after = cpuSample(s.proc.pid);
-          writeFileSync(path.join(ctx.rawDir, `frameworks-${app}-r${round}-${server}.txt`), w.out);
-          const parsed = w.error ? null : parseWrk(w.out);
-          const cpu = cpuDelta(before, after);
-          if (!parsed || !cpu) {
-            result.runs.push({ app, server, round, ok: false, error: w.error ?? (cpu ? 'could not parse wrk output' : 'server exited during the run') });
-            continue;
-          }
-          const e = parsed.socketErrors;
-          result.runs.push({
-            app,
-            server,
-            round,
-            ok: true,
-            requests: parsed.requests,
-            rps: parsed.rps,
-            cpuS: cpu.cpuS,
-            reqPerCpuS: parsed.requests / cpu.cpuS,
-            p99Us: parsed.latencyUs.p99,
-            errors: e.connect + e.read + e.write + e.timeout + parsed.non2xx,
-          });
+          result.runs.push(await measure(ctx, app, s, server, round));
         }
       }
     }
@@ -165,10 +199,11 @@ export function frameworksMarkdown(r: FrameworksResult): string {
   if (r.skipped) return [...lines, `Skipped: ${r.skipped}.`, ''].join('\n');
   lines.push(
     `wrk -t1 -c${r.connections}, ${r.durationS} s per run, rounds interleaved; requests per server CPU-second, median (min–max) over rounds. ` +
+      `The ws row (a WebSocket echo with \`ws\`): echo-client --ws at ${r.connections} connections, one 64-byte binary message in flight on each; messages per server CPU-second. ` +
       'Ratios are ours / Node http (https for the HTTPS row: keep-alive, the handshake once per connection), taken per round. ' +
-        'Targets (issue #22): plain ≥ 1.4×, Express ≥ 1.3×, Fastify ≥ 1.25×, HTTPS ≥ 1.15×.',
+      'Targets (issue #22): plain ≥ 1.4×, Express ≥ 1.3×, Fastify ≥ 1.25×, HTTPS ≥ 1.15×, WebSocket echo ≥ 1.2×.',
     '',
-    '| app | server | requests / CPU-s | requests / s | p99 | errors |',
+    '| app | server | requests (ws: messages) / CPU-s | per s | p99 | errors |',
     '| --- | --- | --- | --- | --- | --- |',
   );
   for (const app of APPS) {
