@@ -1,7 +1,7 @@
 /**
  * The benchmark runner: `npm run bench [-- options]` (= build:ts, then node dist/bench/run.js).
  *
- *   --quick              short runs, about 3 minutes (default: full, ~20 minutes)
+ *   --quick              short runs, about 6 minutes (default: full, ~50 minutes)
  *   --only a,b           suites to run: http, echo, timers, idle, boundary, udp, frameworks, workers (default: all)
  *   --rounds N           rounds per measurement (interleaved A B C A B C …; default 3)
  *   --duration S         measured seconds per HTTP, echo and workers run (wrk rounds up to whole seconds)
@@ -34,7 +34,7 @@ import { runWorkers, type WorkersResult, workersMarkdown, workersSteps } from '.
 
 const USAGE = `usage: npm run bench -- [--quick] [--only http,echo,timers,idle,boundary,udp,frameworks,workers] [--rounds N] [--duration S] [--save | --out DIR] [--standin-ours] [--render latest.json]
 
-  --quick         short runs of every suite: about 3 minutes (a full run: about 20)
+  --quick         short runs of every suite: about 6 minutes (a full run: about 50)
   --only LIST     suites to run (default: all)
   --rounds N      rounds per measurement, interleaved (default 3)
   --duration S    measured seconds per HTTP, echo and workers run
