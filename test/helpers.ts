@@ -262,3 +262,27 @@ export function exchange(port: number, data: string | Buffer, ms = 2000): Promis
     c.on('error', done);
   });
 }
+
+/** Listens (default: an ephemeral port on 127.0.0.1) and resolves with the port. */
+export async function listening(server: import('node:net').Server, ...args: unknown[]): Promise<number> {
+  (server.listen as (...a: unknown[]) => void)(...(args.length > 0 ? args : [0, '127.0.0.1']));
+  await once(server, 'listening');
+  return (server.address() as import('node:net').AddressInfo).port;
+}
+
+/** Closes a server; rejects with close()'s error. */
+export function closed(server: import('node:net').Server): Promise<void> {
+  return new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+}
+
+/** A response's whole body as UTF-8. */
+export function bodyText(res: import('node:http').IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let b = '';
+    res.setEncoding('utf8');
+    res.on('data', (d: string) => {
+      b += d;
+    });
+    res.on('end', () => resolve(b));
+  });
+}

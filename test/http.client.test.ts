@@ -6,32 +6,14 @@ import type * as nodeNet from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkFdsEachTest, drivers, once, onLoop, pkg } from './helpers';
+import { bodyText, checkFdsEachTest, closed, drivers, listening, once, onLoop, pkg } from './helpers';
 
 const { http, net } = pkg;
 
 checkFdsEachTest();
 
-async function listening(server: nodeNet.Server, ...args: unknown[]): Promise<number> {
-  (server.listen as (...a: unknown[]) => void)(...(args.length > 0 ? args : [0, '127.0.0.1']));
-  await once(server, 'listening');
-  return (server.address() as nodeNet.AddressInfo).port;
-}
 
-async function closed(server: nodeNet.Server): Promise<void> {
-  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
-}
 
-function text(res: nodeHttp.IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let b = '';
-    res.setEncoding('utf8');
-    res.on('data', (d) => {
-      b += d;
-    });
-    res.on('end', () => resolve(b));
-  });
-}
 
 const echoHandler: nodeHttp.RequestListener = (req, res) => {
   let n = 0;
@@ -55,14 +37,14 @@ describe('http.request / http.get through our Agent', () => {
           const sockets: unknown[] = [];
           const a = await new Promise<nodeHttp.IncomingMessage>((r) => http.get(`http://127.0.0.1:${port}/a`, { agent, headers: { 'x-test': 'yes' } }, r));
           sockets.push(a.socket);
-          out.push(await text(a));
+          out.push(await bodyText(a));
           const b = await new Promise<nodeHttp.IncomingMessage>((r) => {
             const req = http.request({ host: '127.0.0.1', port, path: '/b', method: 'POST', agent }, r);
             for (let i = 0; i < 10; i++) req.write(Buffer.alloc(1 << 20, 'b'));
             req.end();
           });
           sockets.push(b.socket);
-          out.push(await text(b));
+          out.push(await bodyText(b));
           out.push(`reused ${sockets[0] === sockets[1]}, ours ${sockets[0] instanceof net.Socket}`);
           agent.destroy();
           await closed(server);
@@ -88,10 +70,10 @@ describe('http.request / http.get through our Agent', () => {
     expect((http.globalAgent as unknown as { options: object }).options).toMatchObject({ keepAlive: true, timeout: 5000 });
     const viaGlobal = await new Promise<nodeHttp.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port }, r));
     const globalSocket = viaGlobal.socket;
-    await text(viaGlobal);
+    await bodyText(viaGlobal);
     const fresh = await new Promise<nodeHttp.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port, agent: false }, r));
     const freshSocket = fresh.socket;
-    await text(fresh);
+    await bodyText(fresh);
     expect(globalSocket).toBeInstanceOf(net.Socket);
     expect(freshSocket).toBeInstanceOf(net.Socket);
     expect(freshSocket).not.toBe(globalSocket);
@@ -109,7 +91,7 @@ describe('http.request / http.get through our Agent', () => {
     });
     await listening(server, path);
     const viaUnix = await new Promise<nodeHttp.IncomingMessage>((r) => http.get({ socketPath: path, path: '/', agent: false }, r));
-    expect(await text(viaUnix)).toBe('over unix');
+    expect(await bodyText(viaUnix)).toBe('over unix');
     const timedOut = await new Promise<string>((resolve) => {
       const req = http.get({ socketPath: path, path: '/slow', agent: false, timeout: 50 });
       req.on('timeout', () => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { checkFdsEachTest, drivers, once, onLoop, pkg } from './helpers';
+import { checkFdsEachTest, closed, drivers, listening, once, onLoop, pkg } from './helpers';
 
 const { http } = pkg;
 type Loop = InstanceType<typeof pkg.Loop>;
@@ -34,15 +34,7 @@ async function sameAsNode<T>(scenario: (make: Make) => Promise<T>): Promise<T> {
   return expected;
 }
 
-async function listening(server: nodeHttp.Server): Promise<number> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return (server.address() as nodeNet.AddressInfo).port;
-}
 
-async function closed(server: nodeHttp.Server): Promise<void> {
-  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
-}
 
 /** Writes `data` on a raw connection; resolves with all it read once the server closes it (or `until` matches). */
 function raw(port: number, data: string | string[], until?: (got: string) => boolean): Promise<string> {

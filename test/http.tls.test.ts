@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as nodeTls from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkFdsEachTest, drivers, once, onLoop, pkg } from './helpers';
+import { bodyText, checkFdsEachTest, closed, drivers, listening, once, onLoop, pkg } from './helpers';
 
 const { https, tls } = pkg;
 type Loop = InstanceType<typeof pkg.Loop>;
@@ -62,26 +62,8 @@ async function sameAsNode<T>(scenario: (make: MakeHttps) => Promise<T>): Promise
   return expected;
 }
 
-async function listening(server: nodeNet.Server): Promise<number> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return (server.address() as nodeNet.AddressInfo).port;
-}
 
-async function closed(server: nodeNet.Server): Promise<void> {
-  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
-}
 
-function body(res: nodeHttp.IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let b = '';
-    res.setEncoding('utf8');
-    res.on('data', (d) => {
-      b += d;
-    });
-    res.on('end', () => resolve(b));
-  });
-}
 
 /** openssl s_client: sends `input`, resolves with what it printed (the verify result, the reply). */
 function sClient(port: number, args: string[], input: string): Promise<{ code: number | null; out: string }> {
@@ -121,7 +103,7 @@ describe('https.createServer', () => {
           req.end(Buffer.alloc(size, 'q'));
         });
         sockets.push(res.socket);
-        results.push(await body(res));
+        results.push(await bodyText(res));
       }
       agent.destroy();
       await closed(server);
@@ -192,7 +174,7 @@ describe('https.createServer', () => {
             const res = await new Promise<nodeHttp.IncomingMessage>((resolve, reject) => https.get({ host: 'localhost', port, path, agent }, resolve).on('error', reject));
             const socket = res.socket as nodeTls.TLSSocket;
             sockets.push(socket);
-            out.push(`${await body(res)} ${socket.remotePort === port} ${socket.authorized}`);
+            out.push(`${await bodyText(res)} ${socket.remotePort === port} ${socket.authorized}`);
           }
         }
         agent.destroy();
