@@ -43,6 +43,7 @@ const NOT_APPLICABLE = {
   'test-net-persistent-nodelay.js': '--expose-internals: internalBinding(tcp_wrap) TCP prototype',
   'test-net-persistent-ref-unref.js': '--expose-internals: internalBinding(tcp_wrap) TCP prototype',
   'test-net-server-listen-handle.js': '--expose-internals: listen({ _handle }) with tcp_wrap/pipe_wrap handles',
+  'test-net-perf_hooks.js': "performance entries of type 'net' are made by Node's internal perf_hooks only (no public API enqueues one)",
 };
 
 const NET_NAMES = new Set(['net', 'node:net']);

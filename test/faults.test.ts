@@ -95,6 +95,41 @@ describe('peers that reset mid-write', () => {
   });
 });
 
+describe('peers that reset under small writes', () => {
+  it('writes the batch took at once, then the reset: one error, one close, every callback once, no fd leaks', async () => {
+    const loop = new Loop();
+    const report: { error?: string; closes: number; ok: number; failed: number; early: number } = { closes: 0, ok: 0, failed: 0, early: 0 };
+    const server = net.createServer({ loop }, (s) => {
+      // 20,000 × 1 KiB (20 MB, more than loopback buffers hold) in one callback: the first ones
+      // complete at once (write() says true), the rest wait in the stream, and the client resets
+      // after its first read.
+      const block = Buffer.alloc(1024, 2);
+      for (let i = 0; i < 20000; i++) {
+        if (s.write(block, (e) => (e ? report.failed++ : report.ok++))) report.early++;
+      }
+      s.on('error', (e) => {
+        report.error = (e as SystemError).code;
+      });
+      s.on('close', () => {
+        report.closes++;
+        server.close();
+      });
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const c = net.connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1', loop });
+      c.once('data', () => c.resetAndDestroy());
+    });
+    await loop.run();
+    loop.close();
+    expect(['ECONNRESET', 'EPIPE']).toContain(report.error);
+    expect(report.closes).toBe(1);
+    expect(report.early).toBeGreaterThan(16);
+    // (Node's rule: a write still in flight when the socket is destroyed gets no error; those the
+    // stream still held get ERR_STREAM_DESTROYED. Every callback runs once either way.)
+    expect(report.ok + report.failed).toBe(20000);
+  });
+});
+
 describe('exceptions from every kind of callback', () => {
   it('are reported once each and leave the loop working (attached: uncaughtException; standalone: the error listener)', async () => {
     const r = await runScript(`

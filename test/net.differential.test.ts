@@ -324,4 +324,67 @@ describe('net, differential: the same scenario on node:net and on ours', () => {
     const out = await sameInChild(`net._setSimultaneousAccepts(); net._setSimultaneousAccepts(); setTimeout(() => {}, 10);`);
     expect(out).toContain('DEP0121');
   });
+
+  it('write() keeps returning true past the high-water mark while the bytes go out (test-net-throttle); every byte arrives', async () => {
+    await same(async (net, log) => {
+      let sent = 0;
+      let bytesWritten = 0;
+      // The writes are made in the 'connection' listener: inside an iteration of our loop.
+      const server = await listening(net, (s) => {
+        const block = Buffer.alloc(1024, 7);
+        let n = 1;
+        while (s.write(block) && n < 256) n++;
+        // Node's: as long as the kernel takes each write whole; ours: as long as the iteration's
+        // batch does (64 KiB per socket). Either is well past the 16 KiB high-water mark.
+        log('more than the high-water mark before false', n * 1024 > s.writableHighWaterMark);
+        s.write(block);
+        s.end(block);
+        sent = (n + 2) * 1024;
+        bytesWritten = s.bytesWritten;
+      });
+      const c = net.connect(portOf(server), '127.0.0.1');
+      let received = 0;
+      c.on('data', (d: Buffer) => (received += d.length));
+      await new Promise((r) => c.once('end', r));
+      log('all arrived', received === sent, 'bytesWritten', bytesWritten === sent);
+      c.destroy();
+      server.close();
+      await closed(server);
+    });
+  });
+
+  it("a write made while connecting goes out after the 'connect' listeners added before it (test-net-connect-buffer)", async () => {
+    await same(async (net, log) => {
+      const server = await listening(net, (s) => s.resume());
+      const c = net.connect(portOf(server), '127.0.0.1', () => log('connect callback'));
+      c.write('hello', () => log('write callback', c.pending, c.bytesWritten));
+      c.on('connect', () => log('connect listener added after the write'));
+      await new Promise((r) => c.once('connect', r));
+      c.destroy();
+      server.close();
+      await closed(server);
+    });
+  });
+
+  it('a paused socket whose peer answered a late write with a reset hears nothing until it reads: then end and close, no error', async () => {
+    await same(async (net, log) => {
+      const server = await listening(net, (s) => s.destroy());
+      const c = net.connect({ port: portOf(server), host: '127.0.0.1', allowHalfOpen: true });
+      c.pause();
+      for (const e of ['end', 'finish', 'close']) c.on(e, () => log(e));
+      c.on('error', (e: Error) => log('error', describeError(e)));
+      await new Promise((r) => c.once('connect', r));
+      await new Promise((r) => setTimeout(r, 50));
+      // The server's socket is closed: this write is answered by a reset, which a socket that
+      // neither reads nor has writes waiting does not hear (libuv watches nothing then).
+      c.write('late', () => log('write callback'));
+      await new Promise((r) => setTimeout(r, 50));
+      log('destroyed while paused', c.destroyed);
+      c.resume();
+      c.on('end', () => c.end());
+      await closed(c);
+      server.close();
+      await closed(server);
+    });
+  });
 });

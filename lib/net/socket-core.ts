@@ -34,6 +34,8 @@ export class SocketExtras {
   /** The write waiting for the connect to finish. */
   pendingWrite: { bufs: Uint8Array[]; cb: WriteCallback } | null = null;
   bytesPending = 0;
+  /** end()'s shutdown, waiting for writes already completed to reach the kernel. */
+  finalCb: WriteCallback | null = null;
   /** Where the connect under way goes (for its error's message). */
   endpoint: Endpoint | null = null;
 }

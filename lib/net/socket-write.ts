@@ -3,10 +3,10 @@
  * buffered, at a time). Inside an iteration a write joins the loop's batch (one `send_many` for
  * every socket; the loop settles each piece through `_onBatchPiece`/`_onBatchDone`); outside,
  * it is sent at once. What the kernel does not take waits in the socket's queue
- * (write-queue.ts) for EPOLLOUT. The stream's callback runs once the kernel has it all.
+ * (write-queue.ts) for EPOLLOUT. The stream's callback runs once the kernel has it all — or at
+ * once, when the iteration's batch took the write whole (see dispatch).
  * `_final` (after `end()` and every write) is `shutdown(SHUT_WR)`.
  */
-import { Duplex } from 'node:stream';
 import * as sys from '../sys/index';
 import { codedError, errnoError, fromSys } from './errors';
 import type { WriteCallback } from './socket-core';
@@ -24,6 +24,37 @@ export class SocketWriter extends SocketReader {
   protected writeCb: WriteCallback | null = null;
   /** Remainders of this iteration's batch put back at the head of the queue so far. */
   private requeued = 0;
+
+  /**
+   * Node's write(), after settling the write in flight when the iteration's batch holds it whole:
+   * the batch took it, as a kernel with room takes a write (Node completes a write at once when
+   * `uv_try_write` took it all), so `write()` goes on saying true while the bytes go out —
+   * up to BATCH_MAX per socket per iteration; past that a write completes once sent, and the
+   * high-water mark holds. Done here, when a second write comes, rather than when the first is
+   * batched: a socket's one write per iteration (the common case) then completes after the send
+   * without a nextTick of the stream's (what a write completed inside `_write` costs).
+   */
+  override write(chunk: unknown, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
+    if (this.heldByBatch()) {
+      const done = this.writeCb!;
+      this.writeCb = null;
+      // As if inside `_write`: the stream defers the user's callback to a nextTick, as it does
+      // for a write that completes at once (it must not run before this write is handed over).
+      const state = (this as unknown as { _writableState: { sync: boolean } })._writableState;
+      state.sync = true;
+      try {
+        done(null);
+      } finally {
+        state.sync = false;
+      }
+    }
+    return super.write(chunk, encoding as BufferEncoding, cb);
+  }
+
+  /** Whether the write in flight is in the iteration's batch, whole, within the socket's share. */
+  private heldByBatch(): boolean {
+    return this.writeCb !== null && this._batchBytes > 0 && this._batchBytes <= BATCH_MAX && this.wq === null;
+  }
 
   /** @internal */
   override _write(chunk: Buffer | string, encoding: BufferEncoding, cb: WriteCallback): void {
@@ -43,10 +74,12 @@ export class SocketWriter extends SocketReader {
 
   private writeGeneric(bufs: Uint8Array[], cb: WriteCallback): void {
     if (this.connecting) {
-      // As Node's: held until 'connect' (or failed with the connect's error).
+      // As Node's: held until 'connect' (or failed with the connect's error), and sent by a
+      // 'connect' listener of its own — so the listeners added before the write run first.
       const x = this.x;
       x.pendingWrite = { bufs, cb };
       for (const b of bufs) x.bytesPending += b.length;
+      this.once('connect', sendPendingWrite);
       return;
     }
     if (this.fd < 0 || this.destroyed) {
@@ -68,13 +101,26 @@ export class SocketWriter extends SocketReader {
     const streams = this.loopState.streams;
     if (this.loopState.inTurn && this.wq === null && total <= BATCH_MAX && streams.canTake(total)) {
       for (let i = 0; i < bufs.length; i++) streams.addWrite(this, bufs[i]!, undefined);
-      this.writeCb = cb;
+      this.writeCb = cb; // completes after the batch's send — or at the next write (see write())
       return;
     }
     this.writeCb = cb;
     const wq = (this.wq ??= new WriteQueue());
     for (let i = 0; i < bufs.length; i++) wq.push(bufs[i]!);
     this.flush();
+  }
+
+  /** @internal The write held during the connect, once connected (see writeGeneric). */
+  _sendPendingWrite(): void {
+    const x = this.ext;
+    const pending = x?.pendingWrite;
+    if (!pending || this.destroyed) return;
+    x!.pendingWrite = null;
+    x!.bytesPending = 0;
+    this.dispatch(pending.bufs, pending.cb);
+    // Taken whole: complete it now, as Node's write from its 'connect' listener completes when
+    // the kernel takes it (the stream is not inside `_write` now: the callback runs at once).
+    if (this.heldByBatch()) this.completeWrite(null);
   }
 
   /** Writes as much of the queue as the kernel takes; the write's callback when all is out. */
@@ -96,14 +142,31 @@ export class SocketWriter extends SocketReader {
     if (this.wq.empty) {
       this.wq = null;
       this.completeWrite(null);
+      if (this.destroyed) return;
+      this.finishIfDrained();
     }
     this.updateInterest();
   }
 
+  /**
+   * The write in flight is settled: its callback, if it still waits. A write completed at once
+   * (see dispatch) has none, and its failure is the socket's: destroyed with the error, as
+   * Node's is when a write fails after the stream moved on.
+   */
   private completeWrite(error: Error | null): void {
     const cb = this.writeCb;
     this.writeCb = null;
     if (cb !== null) cb(error);
+    else if (error !== null) this.destroy(error);
+  }
+
+  /** An end() that waited for the batch and the queue to reach the kernel goes on now. */
+  private finishIfDrained(): void {
+    const ext = this.ext;
+    if (ext === null || ext.finalCb === null || this._batchBytes > 0 || this.wq !== null) return;
+    const cb = ext.finalCb;
+    ext.finalCb = null;
+    this._final(cb);
   }
 
   /** @internal All of this iteration's batched writes went out. */
@@ -140,8 +203,10 @@ export class SocketWriter extends SocketReader {
       this.completeWrite(wq.failed);
       return;
     }
-    if (wq === null) this.completeWrite(null);
-    else this.updateInterest();
+    if (wq === null) {
+      this.completeWrite(null);
+      if (!this.destroyed) this.finishIfDrained();
+    } else this.updateInterest();
   }
 
   /** @internal end(): shutdown(SHUT_WR) once the writes are out (the stream calls this after them). */
@@ -152,6 +217,11 @@ export class SocketWriter extends SocketReader {
     }
     if (this.fd < 0 || !this.connected) {
       cb();
+      return;
+    }
+    // Writes completed at once may still be in the batch or the queue: FIN goes after them.
+    if (this._batchBytes > 0 || this.wq !== null) {
+      this.x.finalCb = cb;
       return;
     }
     try {
@@ -184,9 +254,13 @@ export class SocketWriter extends SocketReader {
   }
 }
 
+function sendPendingWrite(this: SocketWriter): void {
+  this._sendPendingWrite();
+}
+
 /** Node's writeAfterFIN: once the peer has ended a socket that is not half-open. */
 function writeAfterFIN(this: SocketWriter, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
-  if (!this.writableEnded) return Duplex.prototype.write.call(this, chunk, encoding as BufferEncoding, cb as WriteCallback);
+  if (!this.writableEnded) return SocketWriter.prototype.write.call(this, chunk, encoding as BufferEncoding, cb as WriteCallback);
   if (typeof encoding === 'function') cb = encoding;
   const er = codedError('EPIPE', 'This socket has been ended by the other party');
   if (typeof cb === 'function') process.nextTick(cb as WriteCallback, er);

@@ -318,14 +318,9 @@ export class SocketImpl extends SocketSettings implements StreamOwner {
     this.applyTcpOptions();
     if (this.ext !== null) this.ext.lastActive = this.loop.now();
     this.updateInterest();
-    const pending = this.ext?.pendingWrite;
-    if (pending) {
-      this.ext!.pendingWrite = null;
-      this.ext!.bytesPending = 0;
-      this.dispatch(pending.bufs, pending.cb);
-    }
     if (this.destroyed) return;
-    // As Node's afterConnect: 'connect' first, then reading starts — unless a listener paused
+    // As Node's afterConnect: 'connect' first (a write made while connecting goes out from a
+    // 'connect' listener of its own: socket-write.ts), then reading starts — unless a listener paused
     // the socket (then it does not read, and, idle, does not keep the loop alive). In a finally:
     // a listener that throws must not leave the socket deaf (the loop reports the error and goes
     // on; docs/reliability.md, "Faults under load").
@@ -353,8 +348,8 @@ export class SocketImpl extends SocketSettings implements StreamOwner {
     }
     if (events & EPOLLOUT && this.wq !== null) this.flush();
     if (this.destroyed || this._wantsRead) return;
-    if (events & EPOLLERR && this.fd >= 0) {
-      // Not reading, so no read() reports it: fetch the pending error ourselves.
+    if (events & EPOLLERR && this.fd >= 0 && this.wq !== null) {
+      // Not reading, but writing: no read() reports it, fetch the pending error ourselves.
       const err = sys.getsockopt(this.fd, SOL_SOCKET, SO_ERROR);
       if (err !== 0) this.destroy(errnoError(err, 'read'));
     }
@@ -377,6 +372,7 @@ export class SocketImpl extends SocketSettings implements StreamOwner {
       this.ext.timeoutTimer = null;
       const pending = this.ext.pendingWrite;
       this.ext.pendingWrite = null;
+      this.ext.finalCb = null;
       this.ext.bytesPending = 0;
       if (pending) process.nextTick(pending.cb, codedError('ERR_SOCKET_CLOSED_BEFORE_CONNECTION', 'Socket closed before the connection was established'));
     }
